@@ -1,0 +1,1 @@
+"""mailsh server: runs inside the container; verifies, runs and answers signed requests."""

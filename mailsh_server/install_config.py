@@ -1,0 +1,131 @@
+"""Install rendered configs, keys and certificates from the state volume.
+
+Runs at container start (before supervisord) and on `invoke provision` when
+only the configuration changed (`--reload`), which then reloads postfix,
+opendkim and caddy in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from mailsh_server.paths import (
+    APPLIED_HASH,
+    DKIM_DIR,
+    RENDERED,
+    RUN_DIR,
+    SERVER_DIR,
+    STATE,
+    TLS_DIR,
+)
+
+TARGETS = {
+    "postfix": Path("/etc/postfix"),
+    "opendkim": Path("/etc/opendkim"),
+    "caddy": Path("/etc/caddy"),
+    "supervisor": Path("/etc/supervisor"),
+    "mailsh": Path("/etc/mailsh"),
+}
+
+
+def _chown(path: Path, user: str, group: str | None = None) -> None:
+    uid = pwd.getpwnam(user).pw_uid
+    gid = grp.getgrnam(group or user).gr_gid
+    os.chown(path, uid, gid)
+
+
+def _copy(src: Path, dst: Path, mode: int, user: str = "root", group: str = "root") -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.new")
+    shutil.copyfile(src, tmp)
+    os.chmod(tmp, mode)
+    _chown(tmp, user, group)
+    os.replace(tmp, dst)
+
+
+def install_files() -> None:
+    for section, target in TARGETS.items():
+        source = RENDERED / section
+        if not source.is_dir():
+            continue
+        for src in sorted(p for p in source.rglob("*") if p.is_file()):
+            _copy(src, target / src.relative_to(source), 0o644)
+
+    DKIM_DIR.mkdir(parents=True, exist_ok=True)
+    _chown(DKIM_DIR, "opendkim")
+    os.chmod(DKIM_DIR, 0o700)
+    for key in sorted((STATE / "dkim").glob("*.private")):
+        _copy(key, DKIM_DIR / key.name, 0o600, "opendkim", "opendkim")
+
+    _copy(STATE / "tls" / "fullchain.pem", TLS_DIR / "fullchain.pem", 0o644)
+    _copy(STATE / "tls" / "privkey.pem", TLS_DIR / "privkey.pem", 0o640, "root", "caddy")
+
+    for d, owner, mode in (
+        (Path("/var/spool/postfix/opendkim"), "opendkim", 0o750),
+        (Path("/run/opendkim"), "opendkim", 0o755),
+        (Path("/var/lib/caddy"), "caddy", 0o700),
+        (SERVER_DIR, "mailsh", 0o700),
+    ):
+        d.mkdir(parents=True, exist_ok=True)
+        _chown(d, owner)
+        os.chmod(d, mode)
+
+    subprocess.run(["postalias", "/etc/postfix/aliases"], check=True)
+    Path("/etc/mailname").write_text(_postconf("myhostname") + "\n")
+
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    hash_file = RENDERED / ".config-hash"
+    APPLIED_HASH.write_text(hash_file.read_text() if hash_file.exists() else "")
+
+
+def _postconf(name: str) -> str:
+    out = subprocess.run(["postconf", "-h", name], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def reload_services() -> None:
+    """Apply installed files to running services without restarting the container."""
+    subprocess.run(["supervisorctl", "reread"], check=True, capture_output=True)
+    subprocess.run(["supervisorctl", "update"], check=True, capture_output=True)
+    subprocess.run(["postfix", "reload"], check=True, capture_output=True)
+    # opendkim re-reads its configuration, keys and tables on SIGUSR1.
+    subprocess.run(["supervisorctl", "signal", "USR1", "opendkim"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "caddy",
+            "reload",
+            "--force",
+            "--config",
+            "/etc/caddy/Caddyfile",
+            "--adapter",
+            "caddyfile",
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reload", action="store_true", help="reload running services")
+    args = parser.parse_args(argv)
+    try:
+        install_files()
+        if args.reload:
+            reload_services()
+    except subprocess.CalledProcessError as e:
+        detail = (e.stderr or b"").decode(errors="replace").strip() if e.stderr else ""
+        print(f"install_config: {' '.join(e.cmd)} failed: {detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""mailsh provisioning library: config, templates, image, container, DNS, ACME, checks."""

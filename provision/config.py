@@ -1,0 +1,264 @@
+"""Load and validate mailsh.toml (DESIGN §2) into typed settings.
+
+Secrets never live in the file: it names environment variables, and
+`secret()` reads them from the `environ` passed in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from provision.errors import ConfigError
+
+DEFAULT_DOMAIN = "mailsh.localdomain"
+CONFIG_ENV = "MAILSH_CONFIG"
+CONFIG_FILENAME = "mailsh.toml"
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
+_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _domain_name(value: str) -> str:
+    name = value.strip().rstrip(".").lower()
+    labels = name.split(".")
+    if len(name) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise ValueError(f"{value!r} is not a valid domain name (like example.org)")
+    if labels[-1].isdigit():
+        raise ValueError(f"{value!r} is not a valid domain name (like example.org)")
+    return name
+
+
+def _email(value: str) -> str:
+    local, sep, domain = value.rpartition("@")
+    if not sep or not local or any(c.isspace() for c in local):
+        raise ValueError(f"{value!r} is not an e-mail address (like admin@example.org)")
+    return f"{local}@{_domain_name(domain)}"
+
+
+def _fingerprint(value: str) -> str:
+    fpr = value.replace(" ", "").upper()
+    if not _FINGERPRINT.match(fpr):
+        raise ValueError(f"{value!r} is not an OpenPGP fingerprint (40 or 64 hex digits)")
+    return fpr
+
+
+def _unix_user(value: str) -> str:
+    if not _USER.match(value):
+        raise ValueError(f"{value!r} is not a valid Unix user name")
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{value!r} is not an environment variable name")
+    return value
+
+
+def _ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+
+
+DomainName = Annotated[str, AfterValidator(_domain_name)]
+Email = Annotated[str, AfterValidator(_email)]
+Fingerprint = Annotated[str, AfterValidator(_fingerprint)]
+UnixUser = Annotated[str, AfterValidator(_unix_user)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+IpAddress = Annotated[str, AfterValidator(_ip)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ImageSettings(Section):
+    base: str = "debian:bookworm-slim"
+    name: str = "mailsh"
+
+
+class PortSettings(Section):
+    bind: IpAddress = "127.0.0.1"
+    smtp: Port = 2525
+    https: Port = 8443
+
+
+class DkimSettings(Section):
+    selector: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = "mail"
+    bits: Literal[1024, 2048, 3072, 4096] = 2048
+
+
+class TlsSettings(Section):
+    mode: Literal["acme", "self-signed", "files"] = "self-signed"
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _files_given(self) -> TlsSettings:
+        if self.mode == "files" and (self.cert_file is None or self.key_file is None):
+            raise ValueError('mode = "files" needs cert_file and key_file')
+        return self
+
+
+class AcmeSettings(Section):
+    directory: str = "letsencrypt"
+    email: Email | None = None
+    ca_bundle: Path | None = None
+    agree_tos: bool = False
+
+
+class DnsSettings(Section):
+    provider: Literal["duckdns", "rfc2136", "manual"] = "manual"
+    auto: bool = False
+
+
+class RelaySettings(Section):
+    host: str
+    port: Port = 587
+    username: str | None = None
+    password_env: EnvName | None = None
+    starttls: bool = True
+
+
+class RequestSettings(Section):
+    recipient: Email | None = None
+    run_as: UnixUser = "mailsh"
+    timeout_s: Annotated[int, Field(ge=1, le=86400)] = 60
+    max_output_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    max_age_s: Annotated[int, Field(ge=10)] = 600
+    reply_on_reject: bool = False
+    require_binding: bool = False
+
+
+class TrustedKey(Section):
+    fingerprint: Fingerprint
+    run_as: UnixUser | None = None
+    reply_to: Email | None = None
+
+
+class ClientSettings(Section):
+    key: str | None = None
+    smtp: str | None = None
+    imap: str | None = None
+
+
+class Settings(Section):
+    """The whole validated configuration."""
+
+    domain: DomainName = DEFAULT_DOMAIN
+    hostname: DomainName | None = None
+    admin_email: Email | None = None
+    state_dir: Path = Path(".mailsh")
+    container_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")] = "mailsh"
+    image: ImageSettings = ImageSettings()
+    ports: PortSettings = PortSettings()
+    dkim: DkimSettings = DkimSettings()
+    tls: TlsSettings = TlsSettings()
+    acme: AcmeSettings = AcmeSettings()
+    dns: DnsSettings = DnsSettings()
+    relay: RelaySettings | None = None
+    requests: RequestSettings = RequestSettings()
+    keys: list[TrustedKey] = []
+    client: ClientSettings = ClientSettings()
+
+    @property
+    def fqdn(self) -> str:
+        """The server's host name: `hostname`, or `mail.<domain>`."""
+        return self.hostname or f"mail.{self.domain}"
+
+    @property
+    def postmaster(self) -> str:
+        return self.admin_email or f"postmaster@{self.domain}"
+
+    @property
+    def request_recipient(self) -> str:
+        return self.requests.recipient or f"root@{self.domain}"
+
+
+def _format_error(err: ErrorDetails) -> str:
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key (check its spelling against DESIGN §2)"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if "input" in err and kind not in ("missing",) and not isinstance(err["input"], dict):
+        return f"{where}: {msg}, got {err['input']!r}"
+    return f"{where}: {msg}"
+
+
+def parse_settings(data: Mapping[str, Any], source: str, base_dir: Path) -> Settings:
+    """Validate a parsed TOML mapping; relative paths are taken from `base_dir`."""
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as e:
+        first = _format_error(e.errors()[0])
+        more = len(e.errors()) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ConfigError(f"{source}: {first}{suffix}") from None
+    if not settings.state_dir.is_absolute():
+        settings = settings.model_copy(update={"state_dir": base_dir / settings.state_dir})
+    return settings
+
+
+def find_config(path: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The config file to read: `path`, then $MAILSH_CONFIG, then ./mailsh.toml if present."""
+    if path is not None:
+        return path
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    local = Path.cwd() / CONFIG_FILENAME
+    return local if local.exists() else None
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the config; with no file, the embedded local default."""
+    env = os.environ if environ is None else environ
+    found = find_config(path, env)
+    if found is None:
+        return parse_settings({}, "embedded default", Path.cwd())
+    try:
+        text = found.read_text()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{found}: no such config file", hint="create it or unset MAILSH_CONFIG"
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"{found}: cannot read: {e.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{found}: not valid TOML: {e}") from None
+    return parse_settings(data, str(found), found.resolve().parent)
+
+
+def secret(settings_value: str | None, environ: Mapping[str, str], what: str) -> str:
+    """Read a secret from the environment variable the config names."""
+    if not settings_value:
+        raise ConfigError(f"{what}: no environment variable is configured for the secret")
+    value = environ.get(settings_value)
+    if not value:
+        raise ConfigError(
+            f"{what}: environment variable {settings_value} is not set",
+            hint=f"export {settings_value}=...",
+        )
+    return value

@@ -1,0 +1,166 @@
+"""Run, reload, inspect and remove the mailsh container through the Docker SDK."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+from docker.types import Ulimit
+
+from provision.config import Settings
+from provision.errors import DockerError, HealthError
+from provision.render import content_hash
+
+STATE_MOUNT = "/var/lib/mailsh"
+LABEL_SPEC = "org.mailsh.spec"
+LABEL_STATE = "org.mailsh.state-dir"
+NOFILE = 8192
+HEALTH_TIMEOUT_S = 90.0
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything the container is created from; its hash decides on re-creation."""
+
+    name: str
+    image_id: str
+    hostname: str
+    bind: str
+    smtp_port: int
+    https_port: int
+    state_dir: Path
+
+    @property
+    def digest(self) -> str:
+        fields = json.dumps({k: str(v) for k, v in self.__dict__.items()}, sort_keys=True).encode()
+        return content_hash([("spec", fields)])
+
+    def create_kwargs(self) -> dict[str, Any]:
+        return {
+            "image": self.image_id,
+            "name": self.name,
+            "hostname": self.hostname,
+            "detach": True,
+            "ports": {
+                "25/tcp": (self.bind, self.smtp_port),
+                "443/tcp": (self.bind, self.https_port),
+            },
+            "volumes": {str(self.state_dir): {"bind": STATE_MOUNT, "mode": "rw"}},
+            "ulimits": [Ulimit(name="nofile", soft=NOFILE, hard=NOFILE)],
+            "restart_policy": {"Name": "unless-stopped"},
+            "labels": {LABEL_SPEC: self.digest, LABEL_STATE: str(self.state_dir)},
+        }
+
+
+def run_spec(settings: Settings, image_id: str) -> RunSpec:
+    return RunSpec(
+        name=settings.container_name,
+        image_id=image_id,
+        hostname=settings.fqdn,
+        bind=settings.ports.bind,
+        smtp_port=settings.ports.smtp,
+        https_port=settings.ports.https,
+        state_dir=settings.state_dir.resolve(),
+    )
+
+
+def find_container(client: docker.DockerClient, name: str) -> Container | None:
+    try:
+        return client.containers.get(name)
+    except docker.errors.NotFound:
+        return None
+    except docker.errors.APIError as e:
+        raise DockerError(f"cannot inspect container {name}: {e.explanation}") from None
+
+
+def create_container(client: docker.DockerClient, spec: RunSpec) -> Container:
+    try:
+        return client.containers.run(**spec.create_kwargs())
+    except docker.errors.APIError as e:
+        hint = None
+        if "port is already allocated" in str(e) or "address already in use" in str(e):
+            hint = "another service uses that port: change [ports] in mailsh.toml"
+        raise DockerError(f"cannot start container {spec.name}: {e.explanation}", hint) from None
+
+
+def remove_container(container: Container) -> None:
+    try:
+        container.remove(force=True, v=False)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as e:
+        raise DockerError(f"cannot remove container {container.name}: {e.explanation}") from None
+
+
+def exec_in(container: Container, cmd: list[str], user: str = "root") -> tuple[int, str]:
+    """Run a command in the container; exit code and combined output."""
+    try:
+        result = container.exec_run(cmd, user=user, demux=False)
+    except docker.errors.APIError as e:
+        raise DockerError(f"cannot run {cmd[0]} in {container.name}: {e.explanation}") from None
+    output = result.output.decode(errors="replace") if result.output else ""
+    return int(result.exit_code or 0), output
+
+
+def applied_config_hash(container: Container) -> str:
+    code, out = exec_in(container, ["cat", "/run/mailsh/config-hash"])
+    return out.strip() if code == 0 else ""
+
+
+def reload_config(container: Container) -> None:
+    code, out = exec_in(container, ["python3", "-m", "mailsh_server.install_config", "--reload"])
+    if code != 0:
+        raise DockerError(f"reloading the configuration failed: {out.strip()}")
+
+
+def smtp_banner(host: str, port: int, timeout: float = 5.0) -> str:
+    """The greeting line of the SMTP server at host:port."""
+    smtp = smtplib.SMTP(timeout=timeout)
+    try:
+        code, msg = smtp.connect(host, port)
+    finally:
+        smtp.close()
+    if code != 220:
+        raise OSError(f"SMTP greeting {code}")
+    return msg.decode(errors="replace")
+
+
+def wait_healthy(
+    container: Container, spec: RunSpec, progress: Progress, timeout: float = HEALTH_TIMEOUT_S
+) -> str:
+    """Wait until supervisord runs every program and the published SMTP port greets."""
+    deadline = time.monotonic() + timeout
+    problem = "not checked yet"
+    announced = False
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.status in ("exited", "dead"):
+            logs = container.logs(tail=15).decode(errors="replace").strip()
+            raise HealthError(f"container {spec.name} exited during start-up:\n{logs}")
+        if container.status == "running":
+            code, out = exec_in(container, ["python3", "-m", "mailsh_server.health"])
+            problem = out.strip()
+            if code == 0:
+                host = "127.0.0.1" if spec.bind in ("0.0.0.0", "::") else spec.bind  # noqa: S104
+                try:
+                    return smtp_banner(host, spec.smtp_port)
+                except (OSError, smtplib.SMTPException) as e:
+                    problem = f"published port {spec.bind}:{spec.smtp_port}: {e}"
+        if not announced:
+            progress("waiting for the services to become healthy")
+            announced = True
+        time.sleep(0.5)
+    raise HealthError(
+        f"container {spec.name} not healthy after {timeout:.0f} s: {problem}",
+        hint="see `invoke logs`",
+    )

@@ -1,0 +1,124 @@
+"""`invoke provision`: render, ensure state, build if inputs changed, run or reload, wait.
+
+Read, diff, apply: the image is rebuilt only when its inputs changed, the
+container re-created only when its run spec changed, and a config-only
+change is installed and reloaded in the running container.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import docker
+
+from provision.config import Settings
+from provision.container import (
+    applied_config_hash,
+    create_container,
+    find_container,
+    reload_config,
+    remove_container,
+    run_spec,
+    wait_healthy,
+)
+from provision.errors import MailshError
+from provision.image import ensure_image
+from provision.render import render_configs, site_names, write_rendered
+from provision.state import (
+    DkimKey,
+    StateDir,
+    ensure_dkim_key,
+    ensure_self_signed,
+    install_certificate,
+)
+
+Progress = Callable[[str], None]
+
+
+class Action(StrEnum):
+    UNCHANGED = "unchanged"
+    RELOADED = "configuration reloaded"
+    STARTED = "started"
+    CREATED = "created"
+    RECREATED = "re-created"
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    action: Action
+    image_built: bool
+    container_id: str
+    banner: str
+    dkim: DkimKey
+    dkim_generated: bool
+
+
+def prepare_state(settings: Settings, progress: Progress) -> tuple[StateDir, DkimKey, bool, str]:
+    """Keys, certificate and rendered configs in the state dir; returns the config hash."""
+    state = StateDir(settings.state_dir.resolve())
+    state.ensure()
+    dkim, generated = ensure_dkim_key(state, settings.dkim.selector, settings.dkim.bits)
+    if generated:
+        progress(f"generated DKIM key {settings.dkim.selector} ({settings.dkim.bits} bits)")
+    if settings.tls.mode == "self-signed":
+        if ensure_self_signed(state, site_names(settings)):
+            progress("created a self-signed certificate")
+    elif settings.tls.mode == "files":
+        _install_tls_files(settings, state)
+    elif not state.cert_file.exists():
+        raise MailshError(
+            "tls.mode is acme but no certificate has been issued yet", hint="run `invoke certs`"
+        )
+    extra = {
+        "dkim": dkim.private_pem,
+        "tls-cert": state.cert_file.read_bytes(),
+        "tls-key": state.key_file.read_bytes(),
+    }
+    digest = write_rendered(state.rendered, render_configs(settings), extra)
+    return state, dkim, generated, digest
+
+
+def _install_tls_files(settings: Settings, state: StateDir) -> None:
+    assert settings.tls.cert_file is not None and settings.tls.key_file is not None
+    try:
+        chain = settings.tls.cert_file.read_bytes()
+        key = settings.tls.key_file.read_bytes()
+    except OSError as e:
+        raise MailshError(f"tls: cannot read {e.filename}: {e.strerror}") from None
+    if not state.cert_file.exists() or state.cert_file.read_bytes() != chain:
+        install_certificate(state, chain, key)
+
+
+def provision(
+    settings: Settings, client: docker.DockerClient, progress: Progress
+) -> ProvisionResult:
+    _, dkim, generated, config_hash = prepare_state(settings, progress)
+    image, built = ensure_image(client, settings.image.base, settings.image.name, progress)
+    spec = run_spec(settings, image.id)
+    container = find_container(client, settings.container_name)
+
+    if container is not None and container.labels.get("org.mailsh.spec") == spec.digest:
+        if container.status == "running":
+            if applied_config_hash(container) == config_hash:
+                action = Action.UNCHANGED
+            else:
+                progress("configuration changed: installing and reloading services")
+                reload_config(container)
+                action = Action.RELOADED
+        else:
+            progress(f"starting stopped container {spec.name}")
+            container.start()
+            action = Action.STARTED
+    else:
+        action = Action.CREATED
+        if container is not None:
+            progress(f"re-creating container {spec.name} (image or run settings changed)")
+            remove_container(container)
+            action = Action.RECREATED
+        container = create_container(client, spec)
+    banner = wait_healthy(container, spec, progress)
+    if action == Action.RELOADED and applied_config_hash(container) != config_hash:
+        raise MailshError("the container did not take the new configuration")
+    return ProvisionResult(action, built, container.id, banner, dkim, generated)

@@ -1,0 +1,211 @@
+"""Build mailsh's image (and, offline, its Debian base image) through the Docker SDK."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.images import Image
+
+from provision.errors import DockerError, MailshError
+from provision.render import content_hash, render_dockerfile
+
+SERVER_PACKAGE = Path(__file__).resolve().parent.parent / "mailsh_server"
+LOCAL_BASE = "mailsh/base:bookworm"
+DEFAULT_BASE = "debian:bookworm-slim"
+LABEL_INPUTS = "org.mailsh.inputs"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+
+Progress = Callable[[str], None]
+
+
+def docker_client() -> docker.DockerClient:
+    """A client for the engine named by DOCKER_HOST (or the local socket)."""
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+    except docker.errors.DockerException as e:
+        raise DockerError(
+            f"cannot reach the Docker engine: {e}",
+            hint="start dockerd (scripts/setup-docker does it) or set DOCKER_HOST",
+        ) from None
+    return client
+
+
+def _server_files() -> Iterator[tuple[str, bytes]]:
+    for path in sorted(SERVER_PACKAGE.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".typed"):
+            yield f"mailsh_server/{path.relative_to(SERVER_PACKAGE).as_posix()}", path.read_bytes()
+
+
+def build_context(dockerfile: str) -> tuple[bytes, str]:
+    """The build context as a tar archive, and the hash of everything in it."""
+    files = [("Dockerfile", dockerfile.encode()), *_server_files()]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue(), content_hash(files)
+
+
+def _local_image(client: docker.DockerClient, ref: str) -> Image | None:
+    try:
+        return client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.APIError as e:
+        raise DockerError(f"cannot inspect image {ref}: {e.explanation}") from None
+
+
+def resolve_base(client: docker.DockerClient, base: str, progress: Progress) -> Image:
+    """The base image: local if present, else pulled; offline, the debootstrap-built one."""
+    image = _local_image(client, base)
+    if image is not None:
+        return image
+    if base == DEFAULT_BASE:
+        # A machine where `invoke base-image` was run has no registry: don't try one.
+        local = _local_image(client, LOCAL_BASE)
+        if local is not None:
+            return local
+    progress(f"pulling {base}")
+    try:
+        return client.images.pull(base)
+    except docker.errors.DockerException as e:
+        pull_error = str(e).splitlines()[0]
+    raise DockerError(
+        f"base image {base} is not here and cannot be pulled ({pull_error})",
+        hint=f"offline, run `invoke base-image` and set [image] base = {LOCAL_BASE!r}",
+    )
+
+
+def ensure_image(
+    client: docker.DockerClient, base: str, name: str, progress: Progress
+) -> tuple[Image, bool]:
+    """Build the server image unless one built from the same inputs exists.
+
+    Returns the image and whether it was built now.
+    """
+    base_image = resolve_base(client, base, progress)
+    base_ref = base if base_image.tags and base in base_image.tags else base_image.id
+    context, files_hash = build_context(render_dockerfile(base_ref))
+    inputs = content_hash([("files", files_hash.encode()), ("base", base_image.id.encode())])
+    tag = f"{name}:{inputs[:12]}"
+    existing = _local_image(client, tag)
+    if existing is not None and existing.labels.get(LABEL_INPUTS) == inputs:
+        return existing, False
+    progress(f"building image {tag}")
+    _stream_build(client, context, tag, {LABEL_INPUTS: inputs}, progress)
+    image = _local_image(client, tag)
+    if image is None:
+        raise DockerError(f"the build of {tag} reported success but the image is missing")
+    return image, True
+
+
+def _stream_build(
+    client: docker.DockerClient,
+    context: bytes,
+    tag: str,
+    labels: dict[str, str],
+    progress: Progress,
+) -> None:
+    tail: list[str] = []
+    try:
+        stream = client.api.build(
+            fileobj=io.BytesIO(context),
+            custom_context=True,
+            tag=tag,
+            labels=labels,
+            rm=True,
+            forcerm=True,
+            decode=True,
+        )
+        for chunk in stream:
+            if "error" in chunk:
+                detail = "\n".join(tail[-8:])
+                raise DockerError(f"image build failed: {chunk['error'].strip()}\n{detail}")
+            line = str(chunk.get("stream", "")).rstrip()
+            if line:
+                tail.append(line)
+                if line.startswith("Step "):
+                    progress(line)
+    except docker.errors.APIError as e:
+        raise DockerError(f"image build failed: {e.explanation}") from None
+
+
+def build_base_image(
+    client: docker.DockerClient,
+    tag: str = LOCAL_BASE,
+    suite: str = "bookworm",
+    mirror: str = DEBIAN_MIRROR,
+    progress: Progress = print,
+) -> Image:
+    """Build a minimal Debian image with debootstrap and `docker import` (no registry needed)."""
+    if shutil.which("debootstrap") is None:
+        raise MailshError(
+            "debootstrap is not installed", hint="apt-get install debootstrap (needs root)"
+        )
+    with tempfile.TemporaryDirectory(prefix="mailsh-rootfs-") as tmp:
+        root = Path(tmp) / "rootfs"
+        progress(f"debootstrap {suite} from {mirror} (about a minute)")
+        result = subprocess.run(
+            ["debootstrap", "--variant=minbase", suite, str(root), mirror],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            last = (result.stderr or result.stdout).strip().splitlines()[-3:]
+            raise MailshError("debootstrap failed: " + " / ".join(last))
+        _slim_rootfs(root)
+        archive = Path(tmp) / "rootfs.tar"
+        progress("importing the root filesystem")
+        with tarfile.open(archive, "w") as tar:
+            tar.add(root, arcname=".")
+        repository, _, version = tag.partition(":")
+        try:
+            with archive.open("rb") as f:
+                client.api.import_image_from_data(
+                    f.read(),
+                    repository=repository,
+                    tag=version or "latest",
+                    changes=['CMD ["/bin/bash"]', "ENV LANG=C.UTF-8"],
+                )
+        except docker.errors.APIError as e:
+            raise DockerError(f"docker import failed: {e.explanation}") from None
+    image = _local_image(client, tag)
+    if image is None:
+        raise DockerError(f"docker import reported success but {tag} is missing")
+    return image
+
+
+def _slim_rootfs(root: Path) -> None:
+    for rel in ("var/lib/apt/lists", "usr/share/doc", "usr/share/man", "var/cache/apt/archives"):
+        target = root / rel
+        if target.is_dir():
+            shutil.rmtree(target)
+            target.mkdir()
+    (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+    # debootstrap leaves the host's resolv.conf; Docker mounts its own.
+    (root / "etc/resolv.conf").unlink(missing_ok=True)
+    # Keep apt from installing documentation and recommends in images built on top.
+    (root / "etc/dpkg/dpkg.cfg.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/dpkg/dpkg.cfg.d/01-mailsh-nodoc").write_text(
+        "path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\n"
+        "path-exclude /usr/share/locale/*\npath-include /usr/share/locale/locale.alias\n"
+    )
+
+
+def image_size(image: Image) -> int:
+    size: Any = image.attrs.get("Size", 0)
+    return int(size)

@@ -1,0 +1,129 @@
+"""Render templates/ into config files: a pure function of settings.
+
+Values are computed here, in Python; templates only place them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from provision.config import Settings
+from provision.files import write_atomic
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+# rendered path (relative to state/rendered) -> template
+CONFIG_TEMPLATES: dict[str, str] = {
+    "postfix/main.cf": "postfix/main.cf.j2",
+    "postfix/master.cf": "postfix/master.cf.j2",
+    "postfix/aliases": "postfix/aliases.j2",
+    "opendkim/opendkim.conf": "opendkim/opendkim.conf.j2",
+    "opendkim/KeyTable": "opendkim/KeyTable.j2",
+    "opendkim/SigningTable": "opendkim/SigningTable.j2",
+    "opendkim/TrustedHosts": "opendkim/TrustedHosts.j2",
+    "caddy/Caddyfile": "caddy/Caddyfile.j2",
+    "supervisor/supervisord.conf": "supervisor/supervisord.conf.j2",
+    "supervisor/conf.d/syslog.conf": "supervisor/syslog.conf.j2",
+    "supervisor/conf.d/opendkim.conf": "supervisor/opendkim.conf.j2",
+    "supervisor/conf.d/postfix.conf": "supervisor/postfix.conf.j2",
+    "supervisor/conf.d/caddy.conf": "supervisor/caddy.conf.j2",
+}
+
+HASH_FILE = ".config-hash"
+MESSAGE_SIZE_LIMIT = 10 * 1024 * 1024
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # noqa: S701 - config files, not HTML
+    )
+
+
+def site_names(settings: Settings) -> list[str]:
+    """Names caddy serves and the certificate must cover."""
+    return [settings.fqdn, f"mta-sts.{settings.domain}"]
+
+
+def template_values(settings: Settings) -> dict[str, Any]:
+    admin = settings.postmaster
+    external_admin = not admin.endswith("@" + settings.domain) and not admin.endswith(
+        "@" + settings.fqdn
+    )
+    return {
+        "hostname": settings.fqdn,
+        "domain": settings.domain,
+        "selector": settings.dkim.selector,
+        "relay": settings.relay,
+        "dns_disabled": False,
+        "message_size_limit": MESSAGE_SIZE_LIMIT,
+        "admin_mailbox": admin if external_admin else "mailadmin",
+        "site_names": site_names(settings),
+    }
+
+
+def server_settings(settings: Settings) -> dict[str, Any]:
+    """What mailsh_server reads (mailsh/server.json): the request rules and trusted keys."""
+    req = settings.requests
+    return {
+        "domain": settings.domain,
+        "hostname": settings.fqdn,
+        "recipient": settings.request_recipient,
+        "run_as": req.run_as,
+        "timeout_s": req.timeout_s,
+        "max_output_bytes": req.max_output_bytes,
+        "max_age_s": req.max_age_s,
+        "reply_on_reject": req.reply_on_reject,
+        "require_binding": req.require_binding,
+        "keys": [k.model_dump(mode="json") for k in settings.keys],
+    }
+
+
+def render_configs(settings: Settings) -> dict[str, str]:
+    """Every rendered config file, keyed by its path under state/rendered."""
+    env = _environment()
+    values = template_values(settings)
+    files = {path: env.get_template(t).render(values) for path, t in CONFIG_TEMPLATES.items()}
+    files["mailsh/server.json"] = json.dumps(server_settings(settings), indent=2) + "\n"
+    return files
+
+
+def render_dockerfile(base_image: str) -> str:
+    return _environment().get_template("Dockerfile.j2").render(base_image=base_image)
+
+
+def content_hash(items: Iterable[tuple[str, bytes]]) -> str:
+    """A stable hash over named byte strings (order-independent)."""
+    h = hashlib.sha256()
+    for name, data in sorted(items):
+        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+def write_rendered(
+    directory: Path, files: Mapping[str, str], extra_hash_inputs: Mapping[str, bytes]
+) -> str:
+    """Write rendered files (only those that changed) and the hash the container compares."""
+    for rel, text in files.items():
+        path = directory / rel
+        if not path.exists() or path.read_text() != text:
+            write_atomic(path, text)
+    known = set(files) | {HASH_FILE}
+    for stale in directory.rglob("*"):
+        if stale.is_file() and stale.relative_to(directory).as_posix() not in known:
+            stale.unlink()
+    digest = content_hash(
+        [(k, v.encode()) for k, v in files.items()] + list(extra_hash_inputs.items())
+    )
+    write_atomic(directory / HASH_FILE, digest + "\n")
+    return digest

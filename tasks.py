@@ -1,0 +1,90 @@
+"""mailsh tasks: thin wrappers over the `provision` library (run `invoke --list`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Context, task
+from invoke.exceptions import Exit
+
+from provision import deploy, image, operate
+from provision.config import Settings, load_settings
+from provision.console import err, out, progress, user_errors
+
+CONFIG_HELP = {"config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"}
+
+
+def _settings(config: str | None) -> Settings:
+    return load_settings(Path(config) if config else None)
+
+
+@task(help={**CONFIG_HELP, "debug": "show tracebacks"})
+def provision(c: Context, config: str | None = None, debug: bool = False) -> None:
+    """Render configs, ensure keys and certificates, build and run the container."""
+    with user_errors(debug):
+        settings = _settings(config)
+        result = deploy.provision(settings, image.docker_client(), progress)
+        out.print(f"[bold green]mailsh is up[/] ({result.action.value})")
+        out.print(f"  hostname  {settings.fqdn}")
+        out.print(f"  smtp      {settings.ports.bind}:{settings.ports.smtp} -> 25")
+        out.print(f"  https     {settings.ports.bind}:{settings.ports.https} -> 443")
+        out.print(f"  banner    {result.banner}")
+        out.print(f"  requests  {settings.request_recipient}")
+        out.print("  publish this DKIM record:")
+        out.print(
+            f"    {settings.dkim.selector}._domainkey.{settings.domain}. TXT "
+            f'"{result.dkim.txt_value}"',
+            soft_wrap=True,
+        )
+
+
+@task(
+    name="base-image",
+    help={"tag": "image tag to create", "mirror": "Debian mirror for debootstrap"},
+)
+def base_image(c: Context, tag: str = image.LOCAL_BASE, mirror: str = image.DEBIAN_MIRROR) -> None:
+    """Build a Debian bookworm base image with debootstrap (for machines without a registry)."""
+    with user_errors():
+        built = image.build_base_image(
+            image.docker_client(), tag=tag, mirror=mirror, progress=progress
+        )
+        out.print(f"built {tag} ({image.image_size(built) // 2**20} MiB)")
+
+
+@task(help=CONFIG_HELP)
+def status(c: Context, config: str | None = None) -> None:
+    """Show the container, its health and its services."""
+    with user_errors():
+        settings = _settings(config)
+        st = operate.status(settings, image.docker_client())
+        if st is None:
+            raise Exit(f"no container {settings.container_name} (run `invoke provision`)", code=1)
+        out.print(f"{st.name}: {st.state}, health {st.health}, image {st.image}")
+        for port, binding in st.ports.items():
+            out.print(f"  {port} -> {binding}")
+        if st.services:
+            out.print(st.services, markup=False)
+
+
+@task(help={**CONFIG_HELP, "tail": "lines to show", "follow": "keep following"})
+def logs(c: Context, config: str | None = None, tail: int = 100, follow: bool = False) -> None:
+    """Show the container's logs (postfix, opendkim, caddy, requests)."""
+    with user_errors():
+        for chunk in operate.logs(_settings(config), image.docker_client(), tail, follow):
+            print(chunk, end="", flush=True)
+
+
+@task(help={**CONFIG_HELP, "purge": "also delete the state directory", "yes": "confirm --purge"})
+def down(c: Context, config: str | None = None, purge: bool = False, yes: bool = False) -> None:
+    """Stop and remove the container; the state directory (keys, certs) is kept."""
+    with user_errors():
+        settings = _settings(config)
+        if purge and not yes:
+            raise Exit(
+                f"--purge deletes {settings.state_dir} with its DKIM key and certificates; "
+                "add --yes to confirm",
+                code=1,
+            )
+        done = operate.down(settings, image.docker_client(), purge)
+        for line in done or ["nothing to do"]:
+            err.print(line)
