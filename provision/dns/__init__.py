@@ -1,0 +1,1 @@
+"""DNS: the records mailsh needs (records.py) and the providers that publish them."""

@@ -1,0 +1,1 @@
+"""The offline test lab: containers built from the local base image (DESIGN §6)."""

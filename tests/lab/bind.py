@@ -1,0 +1,135 @@
+"""BIND9 in the lab: authoritative for mailsh.test and client.test, TSIG updates, PTR zone."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rdatatype
+import dns.resolver
+import docker
+from docker.models.containers import Container
+from docker.models.networks import Network
+
+from tests.lab.docker_lab import (
+    LAB_SUBNET,
+    build_lab_image,
+    free_port,
+    lab_ip,
+    run_lab_container,
+    wait_until,
+)
+
+BIND_IP = lab_ip(53)
+TSIG_NAME = "mailsh-lab-key"
+TSIG_ALGORITHM = "hmac-sha256"
+ZONES = ("mailsh.test", "client.test")
+
+
+def reverse_zone(subnet: str = LAB_SUBNET) -> str:
+    a, b, c, _ = subnet.split("/")[0].split(".")
+    return f"{c}.{b}.{a}.in-addr.arpa"
+
+
+@dataclass
+class LabDns:
+    """How tests reach the lab's BIND and update it."""
+
+    host: str
+    port: int
+    ip: str
+    tsig_name: str
+    tsig_secret: str
+    tsig_algorithm: str
+    zones: tuple[str, ...]
+    container: Container = field(repr=False)
+
+    def resolver(self) -> dns.resolver.Resolver:
+        """A resolver that asks only the lab BIND (no cache, no system config)."""
+        r = dns.resolver.Resolver(configure=False)
+        r.nameservers = [self.host]
+        r.port = self.port
+        r.lifetime = 3.0
+        r.cache = None
+        return r
+
+
+def _zone_file(zone: str) -> str:
+    return (
+        f"$ORIGIN {zone}.\n$TTL 60\n"
+        f"@ IN SOA ns.{ZONES[0]}. hostmaster.{zone}. 1 60 60 3600 60\n"
+        f"@ IN NS ns.{ZONES[0]}.\n" + (f"ns IN A {BIND_IP}\n" if zone == ZONES[0] else "")
+    )
+
+
+def _named_conf(zones: tuple[str, ...], secret: str) -> str:
+    parts = [
+        f'key "{TSIG_NAME}" {{ algorithm {TSIG_ALGORITHM}; secret "{secret}"; }};',
+        "options {",
+        '  directory "/lab/data";',
+        "  listen-on port 53 { any; };",
+        "  listen-on-v6 { none; };",
+        "  recursion no;",
+        "  notify no;",
+        "  allow-query { any; };",
+        "  dnssec-validation no;",
+        "};",
+    ]
+    for zone in zones:
+        parts.append(
+            f'zone "{zone}" {{ type primary; file "/lab/data/{zone}.zone"; '
+            f'allow-update {{ key "{TSIG_NAME}"; }}; }};'
+        )
+    return "\n".join(parts) + "\n"
+
+
+def start_bind(client: docker.DockerClient, network: Network, workdir: Path) -> LabDns:
+    """Start BIND with fresh zones in `workdir` (mounted into the container)."""
+    image = build_lab_image(client, "bind")
+    secret = base64.b64encode(secrets.token_bytes(32)).decode()
+    zones = (*ZONES, reverse_zone())
+    data = workdir / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    data.chmod(0o777)
+    for zone in zones:
+        (data / f"{zone}.zone").write_text(_zone_file(zone))
+    (workdir / "named.conf").write_text(_named_conf(zones, secret))
+    port = free_port()
+    container = run_lab_container(
+        client,
+        image,
+        network,
+        name="mailsh-lab-bind",
+        ip=BIND_IP,
+        ports={"53/udp": port, "53/tcp": port},
+        volumes={str(workdir): {"bind": "/lab", "mode": "rw"}},
+    )
+    lab = LabDns(
+        host="127.0.0.1",
+        port=port,
+        ip=BIND_IP,
+        tsig_name=TSIG_NAME,
+        tsig_secret=secret,
+        tsig_algorithm=TSIG_ALGORITHM,
+        zones=zones,
+        container=container,
+    )
+
+    def answers() -> bool:
+        query = dns.message.make_query(f"{ZONES[0]}.", dns.rdatatype.SOA)
+        try:
+            dns.query.udp(query, "127.0.0.1", port=port, timeout=0.5)
+            return True
+        except (OSError, dns.exception.Timeout):
+            container.reload()
+            if container.status == "exited":
+                raise RuntimeError(container.logs().decode()) from None
+            return False
+
+    wait_until(answers, 30, "BIND")
+    return lab

@@ -1,0 +1,135 @@
+"""Build and run lab containers with the Docker SDK; the host reaches them on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import socket
+import tarfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+from docker.models.networks import Network
+
+from provision.image import LOCAL_BASE, build_base_image
+
+LAB_DIR = Path(__file__).resolve().parent
+LAB_SUBNET = "172.29.53.0/24"
+LAB_LABEL = "org.mailsh.lab"
+
+
+def ensure_base_image(client: docker.DockerClient) -> str:
+    """The debootstrap-built base every lab image starts from (built once per machine)."""
+    try:
+        client.images.get(LOCAL_BASE)
+    except docker.errors.ImageNotFound:
+        build_base_image(client, tag=LOCAL_BASE)
+    return LOCAL_BASE
+
+
+def build_lab_image(client: docker.DockerClient, name: str) -> str:
+    """Build tests/lab/<name>/Dockerfile (FROM the base image) as mailsh-lab/<name>."""
+    ensure_base_image(client)
+    directory = LAB_DIR / name
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                tar.add(path, arcname=path.relative_to(directory).as_posix())
+    tag = f"mailsh-lab/{name}:latest"
+    for chunk in client.api.build(
+        fileobj=io.BytesIO(buf.getvalue()),
+        custom_context=True,
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        decode=True,
+        buildargs={"BASE": LOCAL_BASE},
+    ):
+        if "error" in chunk:
+            raise RuntimeError(f"building {tag}: {chunk['error']}")
+    return tag
+
+
+@contextmanager
+def lab_network(client: docker.DockerClient) -> Iterator[Network]:
+    """A user-defined bridge with a fixed subnet, so zones can name lab addresses."""
+    for stale in client.networks.list(filters={"label": LAB_LABEL}):
+        for c in stale.containers:
+            c.remove(force=True)
+        stale.remove()
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=LAB_SUBNET)])
+    network = client.networks.create(
+        f"mailsh-lab-{uuid.uuid4().hex[:6]}", driver="bridge", ipam=ipam, labels={LAB_LABEL: "1"}
+    )
+    try:
+        yield network
+    finally:
+        network.reload()
+        for c in network.containers:
+            c.remove(force=True)
+        network.remove()
+
+
+def lab_ip(index: int) -> str:
+    """A fixed address in the lab subnet (index 2..250)."""
+    return LAB_SUBNET.rsplit(".", 1)[0] + f".{index}"
+
+
+def run_lab_container(
+    client: docker.DockerClient,
+    image: str,
+    network: Network,
+    name: str,
+    ip: str,
+    ports: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Container:
+    """Start a lab container at a fixed address; `ports` publish on 127.0.0.1 (None: random)."""
+    published = {p: ("127.0.0.1", hp) for p, hp in (ports or {}).items()}
+    with suppress(docker.errors.NotFound):
+        client.containers.get(name).remove(force=True)
+    container = client.containers.create(
+        image, name=name, detach=True, ports=published, labels={LAB_LABEL: "1"}, **kwargs
+    )
+    network.connect(container, ipv4_address=ip)
+    client.networks.get("bridge").disconnect(container)
+    container.start()
+    container.reload()
+    return container
+
+
+def host_port(container: Container, port: str) -> int:
+    """The 127.0.0.1 port Docker published for `port` (e.g. "53/udp")."""
+    container.reload()
+    binding = container.attrs["NetworkSettings"]["Ports"][port]
+    return int(binding[0]["HostPort"])
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 for both TCP and UDP (DNS needs the same number for both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"lab: {what} not ready after {timeout:.0f} s")
