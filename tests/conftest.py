@@ -13,10 +13,9 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
-from docker.models.networks import Network
 
 from tests.lab.bind import LabDns, start_bind
-from tests.lab.docker_lab import ensure_base_image, lab_network
+from tests.lab.docker_lab import Lab, ensure_base_image, lab_network
 
 
 @pytest.fixture(scope="session")
@@ -35,17 +34,17 @@ def base_image(docker_client: docker.DockerClient) -> str:
 
 
 @pytest.fixture(scope="session")
-def lab_net(docker_client: docker.DockerClient, base_image: str) -> Iterator[Network]:
+def lab(docker_client: docker.DockerClient, base_image: str) -> Iterator[Lab]:
     with lab_network(docker_client) as network:
         yield network
 
 
 @pytest.fixture(scope="session")
 def lab_dns(
-    docker_client: docker.DockerClient, lab_net: Network, tmp_path_factory: pytest.TempPathFactory
+    docker_client: docker.DockerClient, lab: Lab, tmp_path_factory: pytest.TempPathFactory
 ) -> LabDns:
     """BIND authoritative for mailsh.test, client.test and the lab's reverse zone."""
-    return start_bind(docker_client, lab_net, tmp_path_factory.mktemp("bind"))
+    return start_bind(docker_client, lab, tmp_path_factory.mktemp("bind"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

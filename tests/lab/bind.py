@@ -14,26 +14,13 @@ import dns.rdatatype
 import dns.resolver
 import docker
 from docker.models.containers import Container
-from docker.models.networks import Network
 
-from tests.lab.docker_lab import (
-    LAB_SUBNET,
-    build_lab_image,
-    free_port,
-    lab_ip,
-    run_lab_container,
-    wait_until,
-)
+from tests.lab.docker_lab import Lab, build_lab_image, free_port, run_lab_container, wait_until
 
-BIND_IP = lab_ip(53)
+BIND_INDEX = 53
 TSIG_NAME = "mailsh-lab-key"
 TSIG_ALGORITHM = "hmac-sha256"
 ZONES = ("mailsh.test", "client.test")
-
-
-def reverse_zone(subnet: str = LAB_SUBNET) -> str:
-    a, b, c, _ = subnet.split("/")[0].split(".")
-    return f"{c}.{b}.{a}.in-addr.arpa"
 
 
 @dataclass
@@ -59,11 +46,11 @@ class LabDns:
         return r
 
 
-def _zone_file(zone: str) -> str:
+def _zone_file(zone: str, bind_ip: str) -> str:
     return (
         f"$ORIGIN {zone}.\n$TTL 60\n"
         f"@ IN SOA ns.{ZONES[0]}. hostmaster.{zone}. 1 60 60 3600 60\n"
-        f"@ IN NS ns.{ZONES[0]}.\n" + (f"ns IN A {BIND_IP}\n" if zone == ZONES[0] else "")
+        f"@ IN NS ns.{ZONES[0]}.\n" + (f"ns IN A {bind_ip}\n" if zone == ZONES[0] else "")
     )
 
 
@@ -88,31 +75,32 @@ def _named_conf(zones: tuple[str, ...], secret: str) -> str:
     return "\n".join(parts) + "\n"
 
 
-def start_bind(client: docker.DockerClient, network: Network, workdir: Path) -> LabDns:
+def start_bind(client: docker.DockerClient, lab: Lab, workdir: Path) -> LabDns:
     """Start BIND with fresh zones in `workdir` (mounted into the container)."""
     image = build_lab_image(client, "bind")
     secret = base64.b64encode(secrets.token_bytes(32)).decode()
-    zones = (*ZONES, reverse_zone())
+    zones = (*ZONES, lab.reverse_zone)
+    bind_ip = lab.ip(BIND_INDEX)
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
     data.chmod(0o777)
     for zone in zones:
-        (data / f"{zone}.zone").write_text(_zone_file(zone))
+        (data / f"{zone}.zone").write_text(_zone_file(zone, bind_ip))
     (workdir / "named.conf").write_text(_named_conf(zones, secret))
     port = free_port()
     container = run_lab_container(
         client,
         image,
-        network,
-        name="mailsh-lab-bind",
-        ip=BIND_IP,
+        lab,
+        role="bind",
+        ip=bind_ip,
         ports={"53/udp": port, "53/tcp": port},
         volumes={str(workdir): {"bind": "/lab", "mode": "rw"}},
     )
     lab = LabDns(
         host="127.0.0.1",
         port=port,
-        ip=BIND_IP,
+        ip=bind_ip,
         tsig_name=TSIG_NAME,
         tsig_secret=secret,
         tsig_algorithm=TSIG_ALGORITHM,

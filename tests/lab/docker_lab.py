@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 import socket
 import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,14 @@ from docker.models.networks import Network
 from provision.image import LOCAL_BASE, build_base_image
 
 LAB_DIR = Path(__file__).resolve().parent
-LAB_SUBNET = "172.29.53.0/24"
 LAB_LABEL = "org.mailsh.lab"
+# Several test runs may share one engine (developers in parallel): every name
+# carries this run's id, and each run takes its own subnet.
+LAB_ID = os.environ.get("MAILSH_LAB_ID") or uuid.uuid4().hex[:6]
+
+
+def lab_name(role: str) -> str:
+    return f"mailsh-lab-{LAB_ID}-{role}"
 
 
 def ensure_base_image(client: docker.DockerClient) -> str:
@@ -57,19 +65,41 @@ def build_lab_image(client: docker.DockerClient, name: str) -> str:
     return tag
 
 
+@dataclass
+class Lab:
+    """The lab network: a user-defined bridge with its own /24, so zones can name addresses."""
+
+    network: Network
+    subnet: str
+
+    def ip(self, index: int) -> str:
+        """A fixed address in the lab subnet (index 2..250)."""
+        return self.subnet.rsplit(".", 1)[0] + f".{index}"
+
+    @property
+    def reverse_zone(self) -> str:
+        a, b, c, _ = self.subnet.split("/")[0].split(".")
+        return f"{c}.{b}.{a}.in-addr.arpa"
+
+
 @contextmanager
-def lab_network(client: docker.DockerClient) -> Iterator[Network]:
-    """A user-defined bridge with a fixed subnet, so zones can name lab addresses."""
-    for stale in client.networks.list(filters={"label": LAB_LABEL}):
-        for c in stale.containers:
-            c.remove(force=True)
-        stale.remove()
-    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=LAB_SUBNET)])
-    network = client.networks.create(
-        f"mailsh-lab-{uuid.uuid4().hex[:6]}", driver="bridge", ipam=ipam, labels={LAB_LABEL: "1"}
-    )
+def lab_network(client: docker.DockerClient) -> Iterator[Lab]:
+    network = None
+    for third in range(16, 256):
+        subnet = f"172.29.{third}.0/24"
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+        try:
+            network = client.networks.create(
+                lab_name("net"), driver="bridge", ipam=ipam, labels={LAB_LABEL: LAB_ID}
+            )
+            break
+        except docker.errors.APIError as e:
+            if "overlap" not in str(e) and "already exists" not in str(e):
+                raise
+    if network is None:
+        raise RuntimeError("lab: no free 172.29.x.0/24 subnet for the lab network")
     try:
-        yield network
+        yield Lab(network, subnet)
     finally:
         network.reload()
         for c in network.containers:
@@ -77,28 +107,24 @@ def lab_network(client: docker.DockerClient) -> Iterator[Network]:
         network.remove()
 
 
-def lab_ip(index: int) -> str:
-    """A fixed address in the lab subnet (index 2..250)."""
-    return LAB_SUBNET.rsplit(".", 1)[0] + f".{index}"
-
-
 def run_lab_container(
     client: docker.DockerClient,
     image: str,
-    network: Network,
-    name: str,
+    lab: Lab,
+    role: str,
     ip: str,
     ports: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> Container:
     """Start a lab container at a fixed address; `ports` publish on 127.0.0.1 (None: random)."""
     published = {p: ("127.0.0.1", hp) for p, hp in (ports or {}).items()}
+    name = lab_name(role)
     with suppress(docker.errors.NotFound):
         client.containers.get(name).remove(force=True)
     container = client.containers.create(
-        image, name=name, detach=True, ports=published, labels={LAB_LABEL: "1"}, **kwargs
+        image, name=name, detach=True, ports=published, labels={LAB_LABEL: LAB_ID}, **kwargs
     )
-    network.connect(container, ipv4_address=ip)
+    lab.network.connect(container, ipv4_address=ip, aliases=[role])
     client.networks.get("bridge").disconnect(container)
     container.start()
     container.reload()
