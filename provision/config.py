@@ -148,6 +148,9 @@ class RequestSettings(Section):
     max_age_s: Annotated[int, Field(ge=10)] = 600
     reply_on_reject: bool = False
     require_binding: bool = False
+    # None: keep replies in a local mailbox only in local mode (no relay,
+    # self-signed TLS, manual DNS); see provision.render.catches_replies.
+    catch_replies: bool | None = None
 
 
 class TrustedKey(Section):
