@@ -116,6 +116,7 @@ def _nested(keys: GpgKeys, marker: str, depth: int = 8) -> bytes:
 
 
 def _raw(headers: str, body: bytes) -> bytes:
+    headers = f"Message-ID: {make_msgid(domain='client.example')}\n" + headers
     return headers.replace("\n", "\r\n").encode() + b"\r\n" + body
 
 
