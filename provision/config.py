@@ -160,9 +160,18 @@ class TrustedKey(Section):
 
 
 class ClientSettings(Section):
+    """`invoke send`: the signing key, and the user's own mail account for real use.
+
+    With no `smtp`, requests go to the local server's published port; with no
+    `imap`, `--wait` reads the reply from the local-mode reply mailbox.
+    """
+
     key: str | None = None
+    address: Email | None = None
     smtp: str | None = None
     imap: str | None = None
+    username: str | None = None
+    password_env: EnvName | None = None
 
 
 class Settings(Section):

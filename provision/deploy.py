@@ -75,6 +75,8 @@ def prepare_state(settings: Settings, progress: Progress) -> tuple[StateDir, Dki
         "dkim": dkim.private_pem,
         "tls-cert": state.cert_file.read_bytes(),
         "tls-key": state.key_file.read_bytes(),
+        # A trusted key re-imported with new user IDs must reach the handler's keyring.
+        "trusted": b"".join(p.read_bytes() for p in sorted(state.trusted_dir.glob("*.asc"))),
     }
     digest = write_rendered(state.rendered, render_configs(settings), extra)
     return state, dkim, generated, digest

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
-from email import policy
+from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -120,3 +120,27 @@ def build_request(
         return clearsign_message(clearsign(command.encode()))
     armored = sign_opaque(command.encode())
     return attachment_message(armored) if fmt == "attachment" else uuencode_message(armored)
+
+
+def _part_text(msg: EmailMessage, filename: str) -> str:
+    for part in msg.iter_attachments():
+        if part.get_filename() == filename and isinstance(part, EmailMessage):
+            return str(part.get_content())
+    return ""
+
+
+def parse_reply(raw: bytes) -> tuple[str, int | None, str, str]:
+    """A server reply: result (done, timeout, refused, interrupted), exit status, stdout, stderr.
+
+    For refusals and notices the body text comes back as stderr.
+    """
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    result = str(msg.get("X-Mailsh-Result", "unknown"))
+    status = msg.get("X-Mailsh-Exit-Status")
+    if result in ("done", "timeout"):
+        stdout, stderr = _part_text(msg, "stdout.txt"), _part_text(msg, "stderr.txt")
+        return result, int(str(status)) if status is not None else None, stdout, stderr
+    body = msg.get_body(("plain",))
+    text = str(body.get_content()) if isinstance(body, EmailMessage) else ""
+    return result, None, "", text
