@@ -20,7 +20,7 @@ HANDLER_USER = "mailsh-server"
 
 def _gpg(home: Path, *args: str) -> str:
     done = subprocess.run(
-        ["gpg", "--homedir", str(home), "--batch", "--quiet", *args],
+        ["gpg", "--homedir", str(home), "--batch", "--quiet", "--no-autostart", *args],
         capture_output=True,
         text=True,
         check=True,
