@@ -32,7 +32,9 @@ class Keyring:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self._gpg = gnupg.GPG(gnupghome=str(home), options=["--no-auto-key-retrieve"])
+        self._gpg = gnupg.GPG(
+            gnupghome=str(home), options=["--no-auto-key-retrieve", "--trust-model", "always"]
+        )
 
     def verify(self, payload: Payload) -> GpgOutput:
         """Run gpg on the payload; its status lines and the bytes it says are signed."""

@@ -38,8 +38,19 @@ class RunResult:
 def sandbox_argv(run_as: str, timeout_s: int) -> list[str]:
     """Run directly when already `run_as` (tests), else through the sudoers rule."""
     if pwd.getpwuid(os.getuid()).pw_name == run_as:
-        return [sys.executable, str(SANDBOX), str(timeout_s)]
-    return ["sudo", "-n", "-u", run_as, "--", SYSTEM_PYTHON, str(SANDBOX), str(timeout_s)]
+        return [sys.executable, "-I", "-S", str(SANDBOX), str(timeout_s)]
+    return [
+        "sudo",
+        "-n",
+        "-u",
+        run_as,
+        "--",
+        SYSTEM_PYTHON,
+        "-I",
+        "-S",
+        str(SANDBOX),
+        str(timeout_s),
+    ]
 
 
 def _drain(proc: subprocess.Popen[bytes], limit: int, deadline: float) -> tuple[Captured, ...]:

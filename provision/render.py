@@ -37,6 +37,7 @@ CONFIG_TEMPLATES: dict[str, str] = {
     "supervisor/conf.d/opendkim.conf": "supervisor/opendkim.conf.j2",
     "supervisor/conf.d/postfix.conf": "supervisor/postfix.conf.j2",
     "supervisor/conf.d/caddy.conf": "supervisor/caddy.conf.j2",
+    "supervisor/conf.d/mailsh-handler.conf": "supervisor/mailsh-handler.conf.j2",
 }
 
 HASH_FILE = ".config-hash"
