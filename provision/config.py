@@ -120,11 +120,39 @@ class TlsSettings(Section):
         return self
 
 
+ACME_DIRECTORIES = {
+    "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+
+
+def _acme_directory(value: str) -> str:
+    if value in ACME_DIRECTORIES or value.startswith(("https://", "http://")):
+        return value
+    names = ", ".join(ACME_DIRECTORIES)
+    raise ValueError(f"{value!r} is neither a directory URL nor one of {names}")
+
+
 class AcmeSettings(Section):
-    directory: str = "letsencrypt"
+    directory: Annotated[str, AfterValidator(_acme_directory)] = "letsencrypt"
     email: Email | None = None
     ca_bundle: Path | None = None
     agree_tos: bool = False
+    dns_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 300
+
+    @property
+    def directory_url(self) -> str:
+        """The directory URL; `letsencrypt` and `letsencrypt-staging` are shortcuts."""
+        return ACME_DIRECTORIES.get(self.directory, self.directory)
+
+
+class MtaStsSettings(Section):
+    """The MTA-STS policy caddy serves at https://mta-sts.<domain>/.well-known/mta-sts.txt."""
+
+    enabled: bool = True
+    mode: Literal["enforce", "testing", "none"] = "testing"
+    mx: list[DomainName] = []
+    max_age: Annotated[int, Field(ge=1, le=31557600)] = 604800
 
 
 class DnsSettings(Section):
@@ -175,6 +203,7 @@ class Settings(Section):
     dkim: DkimSettings = DkimSettings()
     tls: TlsSettings = TlsSettings()
     acme: AcmeSettings = AcmeSettings()
+    mta_sts: MtaStsSettings = MtaStsSettings()
     dns: DnsSettings = DnsSettings()
     relay: RelaySettings | None = None
     requests: RequestSettings = RequestSettings()
@@ -217,6 +246,10 @@ def parse_settings(data: Mapping[str, Any], source: str, base_dir: Path) -> Sett
         raise ConfigError(f"{source}: {first}{suffix}") from None
     if not settings.state_dir.is_absolute():
         settings = settings.model_copy(update={"state_dir": base_dir / settings.state_dir})
+    bundle = settings.acme.ca_bundle
+    if bundle is not None and not bundle.is_absolute():
+        acme = settings.acme.model_copy(update={"ca_bundle": base_dir / bundle})
+        settings = settings.model_copy(update={"acme": acme})
     return settings
 
 
