@@ -17,6 +17,10 @@ import pytest
 from tests.lab.bind import LabDns, start_bind
 from tests.lab.docker_lab import Lab, ensure_base_image, lab_network
 
+pytest_plugins = [
+    "tests.fixtures.dns",
+]
+
 
 @pytest.fixture(scope="session")
 def docker_client() -> docker.DockerClient:
