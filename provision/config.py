@@ -287,7 +287,6 @@ class Settings(Section):
     dkim: DkimSettings = DkimSettings()
     tls: TlsSettings = TlsSettings()
     acme: AcmeSettings = AcmeSettings()
-    mta_sts: MtaStsSettings = MtaStsSettings()
     dns: DnsSettings = DnsSettings()
     mta_sts: MtaStsSettings = MtaStsSettings()
     relay: RelaySettings | None = None
