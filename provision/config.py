@@ -138,7 +138,6 @@ class AcmeSettings(Section):
     email: Email | None = None
     ca_bundle: Path | None = None
     agree_tos: bool = False
-    dns_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 300
 
     @property
     def directory_url(self) -> str:

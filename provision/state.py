@@ -54,6 +54,10 @@ class StateDir:
     def trusted_dir(self) -> Path:
         return self.root / "trusted"
 
+    @property
+    def acme_account_key(self) -> Path:
+        return self.root / "acme" / "account-key.pem"
+
     def dkim_key_file(self, selector: str) -> Path:
         return self.root / "dkim" / f"{selector}.private"
 

@@ -1,0 +1,158 @@
+"""`invoke certs` and `tls.mode = "acme"`: issue when missing, renew when due, else nothing.
+
+The decision is a pure function of the current certificate, the names and the
+time; the ACME exchange is provision/acme.py; the new key and chain replace
+the old ones atomically only once the CA has issued them, so a failed run
+leaves the previous certificate in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import dns.resolver
+from cryptography import x509
+
+from provision import acme
+from provision.config import Settings
+from provision.dns.authoritative import Server, find_nameservers, parse_servers, query_values
+from provision.dns.provider import DnsProvider
+from provision.dns.rfc2136 import Rfc2136Provider
+from provision.errors import ConfigError, DnsError
+from provision.render import site_names
+from provision.state import StateDir, install_certificate
+
+Progress = Callable[[str], None]
+
+RENEW_BEFORE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class CertCheck:
+    """Whether a certificate must be (re)issued, and the sentence that says why."""
+
+    due: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class CertResult:
+    issued: bool
+    reason: str
+    not_after: dt.datetime | None
+    seconds: float = 0.0
+
+
+def check_certificate(cert_pem: bytes | None, names: list[str], now: dt.datetime) -> CertCheck:
+    """Due when missing, self-signed, not covering `names`, or within 30 days of expiry."""
+    if cert_pem is None:
+        return CertCheck(True, "no certificate yet")
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    if cert.issuer == cert.subject:
+        return CertCheck(True, "the current certificate is self-signed")
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        have = set(san.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        have = set()
+    if have != set(names):
+        return CertCheck(True, f"the certificate covers {', '.join(sorted(have)) or 'no name'}")
+    left = cert.not_valid_after_utc - now
+    until = cert.not_valid_after_utc.strftime("%Y-%m-%d")
+    if left < dt.timedelta(days=RENEW_BEFORE_DAYS):
+        return CertCheck(True, f"the certificate expires on {until} ({left.days} days left)")
+    return CertCheck(
+        False,
+        f"the certificate is valid until {until} ({left.days} days left); "
+        f"it is renewed when fewer than {RENEW_BEFORE_DAYS} days remain",
+    )
+
+
+def dns_provider(settings: Settings, environ: Mapping[str, str]) -> DnsProvider:
+    """The provider that publishes the challenge records."""
+    cfg = settings.dns
+    if cfg.provider == "rfc2136" and cfg.rfc2136 is not None:
+        return Rfc2136Provider.from_settings(cfg.rfc2136, settings.domain, environ)
+    raise ConfigError(
+        f'dns.provider = "{cfg.provider}" cannot publish ACME DNS-01 challenges',
+        hint='set [dns] provider = "rfc2136" or "duckdns"',
+    )
+
+
+def authoritative_waiter(settings: Settings) -> acme.WaitPublished:
+    """Wait until every authoritative server answers a value (bounded, with progress)."""
+    timeout = settings.dns.propagation_timeout_s
+
+    def wait(name: str, value: str, progress: Progress) -> None:
+        servers: list[Server] = (
+            parse_servers(settings.dns.nameservers)
+            if settings.dns.nameservers
+            else find_nameservers(name, _system_resolver())
+        )
+        deadline = time.monotonic() + timeout
+        missing = servers
+        announced = False
+        while True:
+            missing = [s for s in missing if value not in query_values(name, "TXT", s, 3.0)]
+            if not missing:
+                return
+            if time.monotonic() >= deadline:
+                where = ", ".join(f"{h}:{p}" for h, p in missing)
+                raise DnsError(
+                    f"TXT {name} not visible on {where} after {timeout:g} s",
+                    hint="raise [dns] propagation_timeout_s or check the provider",
+                )
+            if not announced:
+                progress(f"waiting for {len(missing)} authoritative server(s) to answer {name}")
+                announced = True
+            time.sleep(0.5)
+
+    return wait
+
+
+def _system_resolver() -> dns.resolver.Resolver:
+    return dns.resolver.Resolver()
+
+
+def ensure_acme_certificate(
+    settings: Settings,
+    environ: Mapping[str, str],
+    progress: Progress,
+    force: bool = False,
+    provider: DnsProvider | None = None,
+    wait_published: acme.WaitPublished | None = None,
+    now: dt.datetime | None = None,
+) -> CertResult:
+    """Issue or renew the certificate for the site names when due (or forced)."""
+    state = StateDir(settings.state_dir.resolve())
+    names = site_names(settings)
+    current = state.cert_file.read_bytes() if state.cert_file.exists() else None
+    check = check_certificate(current, names, now or dt.datetime.now(dt.UTC))
+    if not check.due and not force:
+        return CertResult(False, check.reason, _not_after(current))
+    reason = "--force" if not check.due else check.reason
+    progress(f"requesting a certificate for {', '.join(names)} ({reason})")
+    started = time.monotonic()
+    provider = provider or dns_provider(settings, environ)
+    account_key = acme.load_account_key(state.acme_account_key)
+    client = acme.connect(settings.acme, account_key)
+    issued = acme.issue_certificate(
+        client,
+        account_key,
+        names,
+        provider,
+        wait_published or authoritative_waiter(settings),
+        progress,
+    )
+    state.ensure()
+    install_certificate(state, issued.fullchain_pem, issued.key_pem)
+    return CertResult(True, reason, issued.not_after, time.monotonic() - started)
+
+
+def _not_after(cert_pem: bytes | None) -> dt.datetime | None:
+    if cert_pem is None:
+        return None
+    return x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc
