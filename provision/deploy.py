@@ -7,12 +7,14 @@ change is installed and reloaded in the running container.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 import docker
 
+from provision.certs import CertResult, ensure_acme_certificate
 from provision.config import Settings
 from provision.container import (
     applied_config_hash,
@@ -55,7 +57,9 @@ class ProvisionResult:
     dkim_generated: bool
 
 
-def prepare_state(settings: Settings, progress: Progress) -> tuple[StateDir, DkimKey, bool, str]:
+def prepare_state(
+    settings: Settings, progress: Progress, environ: Mapping[str, str] | None = None
+) -> tuple[StateDir, DkimKey, bool, str]:
     """Keys, certificate and rendered configs in the state dir; returns the config hash."""
     state = StateDir(settings.state_dir.resolve())
     state.ensure()
@@ -67,10 +71,12 @@ def prepare_state(settings: Settings, progress: Progress) -> tuple[StateDir, Dki
             progress("created a self-signed certificate")
     elif settings.tls.mode == "files":
         _install_tls_files(settings, state)
-    elif not state.cert_file.exists():
-        raise MailshError(
-            "tls.mode is acme but no certificate has been issued yet", hint="run `invoke certs`"
+    else:
+        result = ensure_acme_certificate(
+            settings, os.environ if environ is None else environ, progress
         )
+        if result.issued:
+            progress(f"certificate issued in {result.seconds:.1f} s")
     extra = {
         "dkim": dkim.private_pem,
         "tls-cert": state.cert_file.read_bytes(),
@@ -92,9 +98,12 @@ def _install_tls_files(settings: Settings, state: StateDir) -> None:
 
 
 def provision(
-    settings: Settings, client: docker.DockerClient, progress: Progress
+    settings: Settings,
+    client: docker.DockerClient,
+    progress: Progress,
+    environ: Mapping[str, str] | None = None,
 ) -> ProvisionResult:
-    _, dkim, generated, config_hash = prepare_state(settings, progress)
+    _, dkim, generated, config_hash = prepare_state(settings, progress, environ)
     image, built = ensure_image(client, settings.image.base, settings.image.name, progress)
     spec = run_spec(settings, image.id)
     container = find_container(client, settings.container_name)
@@ -122,3 +131,33 @@ def provision(
     if action == Action.RELOADED and applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new configuration")
     return ProvisionResult(action, built, container.id, banner, dkim, generated)
+
+
+@dataclass(frozen=True)
+class CertsOutcome:
+    certificate: CertResult
+    reloaded: bool
+
+
+def renew_certificate(
+    settings: Settings,
+    client: docker.DockerClient,
+    progress: Progress,
+    force: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> CertsOutcome:
+    """`invoke certs`: issue or renew, then reload postfix and caddy in the running container
+    (no restart, no rebuild). Nothing happens when the certificate is not due."""
+    env = os.environ if environ is None else environ
+    result = ensure_acme_certificate(settings, env, progress, force=force)
+    if not result.issued:
+        return CertsOutcome(result, reloaded=False)
+    _, _, _, config_hash = prepare_state(settings, progress, env)
+    container = find_container(client, settings.container_name)
+    if container is None or container.status != "running":
+        return CertsOutcome(result, reloaded=False)
+    progress(f"reloading postfix and caddy in {settings.container_name}")
+    reload_config(container)
+    if applied_config_hash(container) != config_hash:
+        raise MailshError("the container did not take the new certificate")
+    return CertsOutcome(result, reloaded=True)
