@@ -11,6 +11,7 @@ the order failed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -117,10 +118,20 @@ def acme_failures(action: str, directory: str) -> Iterator[None]:
         raise AcmeError(f"{action}: unexpected answer from {directory}: {e}") from e
 
 
+_OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\]]+)")
+_TLS_REASON = re.compile(r"(certificate verify failed: [^'\"()\]]+|wrong version number)")
+
+
 def _first_line(e: BaseException) -> str:
+    """The cause in a few words: requests nests it in long reprs of urllib3 objects."""
     text = str(e)
-    # requests nests the socket error in a long repr; its last part says what happened.
-    return text.split("Caused by ", 1)[-1].splitlines()[0][:200]
+    for pattern in (_TLS_REASON, _OS_REASON):
+        found = pattern.search(text)
+        if found:
+            return found.group(1).strip().lower()
+    if isinstance(e, requests.exceptions.Timeout):
+        return "timed out"
+    return text.splitlines()[0][:160] if text else type(e).__name__
 
 
 def _problem(error: messages.Error) -> str:
@@ -245,9 +256,10 @@ def _solve(
     previous: dict[str, tuple[str, ...]] = {}
     try:
         for ch in batch:
-            previous[ch.record_name] = provider.read(ch.record_name, "TXT")
+            before = provider.read(ch.record_name, "TXT")
             progress(f"publishing TXT {ch.record_name} through {provider.name}")
             provider.set(Record(ch.record_name, "TXT", (ch.value,), ttl=CHALLENGE_TTL))
+            previous[ch.record_name] = before
         for ch in batch:
             wait_published(ch.record_name, ch.value, progress)
         url = client.directory.newOrder
