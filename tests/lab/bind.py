@@ -22,7 +22,7 @@ from tests.lab.docker_lab import Lab, build_lab_image, free_port, run_lab_contai
 BIND_INDEX = 53
 TSIG_NAME = "mailsh-lab-key"
 TSIG_ALGORITHM = "hmac-sha256"
-ZONES = ("mailsh.test", "client.test")
+ZONES = ("mailsh.test", "client.test", "duckdns.test")
 
 
 @dataclass
