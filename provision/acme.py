@@ -224,6 +224,7 @@ def issue_certificate(
     provider: DnsProvider,
     wait_published: WaitPublished,
     progress: Progress,
+    one_at_a_time: bool = False,
     timeout_s: float = ORDER_TIMEOUT_S,
 ) -> IssuedCertificate:
     """Order a certificate for `names`, solve DNS-01 through `provider`, finalize."""
@@ -233,7 +234,6 @@ def issue_certificate(
     csr_pem = crypto_util.make_csr(key_pem, names)
     with acme_failures("ACME order", url):
         order = client.new_order(csr_pem)
-    one_at_a_time = bool(getattr(provider, "single_txt", False))
     for batch in challenge_batches(dns_challenges(order, account_key), one_at_a_time):
         _solve(client, account_key, batch, provider, wait_published, progress, deadline)
     progress(f"finalizing the order for {', '.join(names)}")

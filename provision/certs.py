@@ -13,15 +13,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import dns.resolver
 from cryptography import x509
 
 from provision import acme
 from provision.config import Settings
-from provision.dns.authoritative import Server, find_nameservers, parse_servers, query_values
+from provision.dns.authoritative import parse_servers
+from provision.dns.duckdns import DuckDnsProvider
+from provision.dns.propagation import authoritative_servers, wait_for_txt
 from provision.dns.provider import DnsProvider
 from provision.dns.rfc2136 import Rfc2136Provider
-from provision.errors import ConfigError, DnsError
+from provision.errors import ConfigError
 from provision.render import site_names
 from provision.state import StateDir, install_certificate
 
@@ -76,6 +77,9 @@ def dns_provider(settings: Settings, environ: Mapping[str, str]) -> DnsProvider:
     cfg = settings.dns
     if cfg.provider == "rfc2136" and cfg.rfc2136 is not None:
         return Rfc2136Provider.from_settings(cfg.rfc2136, settings.domain, environ)
+    if cfg.provider == "duckdns":
+        servers = parse_servers(cfg.nameservers) if cfg.nameservers else []
+        return DuckDnsProvider.from_settings(cfg.duckdns, settings.domain, environ, servers)
     raise ConfigError(
         f'dns.provider = "{cfg.provider}" cannot publish ACME DNS-01 challenges',
         hint='set [dns] provider = "rfc2136" or "duckdns"',
@@ -83,38 +87,13 @@ def dns_provider(settings: Settings, environ: Mapping[str, str]) -> DnsProvider:
 
 
 def authoritative_waiter(settings: Settings) -> acme.WaitPublished:
-    """Wait until every authoritative server answers a value (bounded, with progress)."""
-    timeout = settings.dns.propagation_timeout_s
+    """Wait until every authoritative server of the name answers the value (bounded)."""
 
     def wait(name: str, value: str, progress: Progress) -> None:
-        servers: list[Server] = (
-            parse_servers(settings.dns.nameservers)
-            if settings.dns.nameservers
-            else find_nameservers(name, _system_resolver())
-        )
-        deadline = time.monotonic() + timeout
-        missing = servers
-        announced = False
-        while True:
-            missing = [s for s in missing if value not in query_values(name, "TXT", s, 3.0)]
-            if not missing:
-                return
-            if time.monotonic() >= deadline:
-                where = ", ".join(f"{h}:{p}" for h, p in missing)
-                raise DnsError(
-                    f"TXT {name} not visible on {where} after {timeout:g} s",
-                    hint="raise [dns] propagation_timeout_s or check the provider",
-                )
-            if not announced:
-                progress(f"waiting for {len(missing)} authoritative server(s) to answer {name}")
-                announced = True
-            time.sleep(0.5)
+        servers = authoritative_servers(name, settings.dns.nameservers)
+        wait_for_txt(name, [value], servers, settings.dns.propagation_timeout_s, progress)
 
     return wait
-
-
-def _system_resolver() -> dns.resolver.Resolver:
-    return dns.resolver.Resolver()
 
 
 def ensure_acme_certificate(
@@ -146,6 +125,8 @@ def ensure_acme_certificate(
         provider,
         wait_published or authoritative_waiter(settings),
         progress,
+        # DuckDNS holds one TXT for the name and all below it: one challenge at a time.
+        one_at_a_time=settings.dns.provider == "duckdns",
     )
     state.ensure()
     install_certificate(state, issued.fullchain_pem, issued.key_pem)
