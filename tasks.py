@@ -113,7 +113,10 @@ def certs(c: Context, config: str | None = None, force: bool = False, debug: boo
             out.print(f"nothing to do: {cert.reason}")
             return
         until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
-        out.print(f"[bold green]certificate issued[/] ({cert.reason}), valid until {until}")
+        out.print(
+            f"[bold green]certificate issued[/] in {cert.seconds:.1f} s ({cert.reason}), "
+            f"valid until {until}"
+        )
         if outcome.reloaded:
             out.print(f"  postfix and caddy reloaded in {settings.container_name}")
         else:

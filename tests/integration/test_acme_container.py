@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from cryptography import x509
 
 from provision.acme import AcmeError
 from provision.certs import authoritative_waiter, ensure_acme_certificate
+from provision.deploy import Action
 from provision.dns.provider import Record
 from provision.dns.rfc2136 import Rfc2136Provider
 from provision.mta_sts import POLICY_PATH, policy_host, policy_text
@@ -34,14 +36,16 @@ def served_leaves(server: RunningServer, root: bytes) -> list[x509.Certificate]:
 
 def config_variant(server: RunningServer, tmp_path: Path, **changes: dict[str, object]) -> Path:
     """The server's config file with some sections changed (same container, same state)."""
-    import tomllib
-
     config = tomllib.loads(server.config_path.read_text())
     for section, values in changes.items():
         config[section] = {**config.get(section, {}), **values}
     path = tmp_path / "mailsh.toml"
     path.write_text(tomli_w.dumps(config))
     return path
+
+
+def test_provision_again_does_not_reissue(acme_server: RunningServer) -> None:
+    assert acme_server.result.action == Action.UNCHANGED
 
 
 def test_starttls_and_https_present_pebbles_certificate(
