@@ -91,7 +91,10 @@ def authoritative_waiter(settings: Settings) -> acme.WaitPublished:
 
     def wait(name: str, value: str, progress: Progress) -> None:
         servers = authoritative_servers(name, settings.dns.nameservers)
-        wait_for_txt(name, [value], servers, settings.dns.propagation_timeout_s, progress)
+        where = ", ".join(f"{host}:{port}" for host, port in servers)
+        progress(f"waiting until {where} answer{'s' if len(servers) == 1 else ''} TXT {name}")
+        took = wait_for_txt(name, [value], servers, settings.dns.propagation_timeout_s, progress)
+        progress(f"TXT {name} visible on every authoritative server after {took:.1f} s")
 
     return wait
 
