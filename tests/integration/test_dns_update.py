@@ -14,6 +14,7 @@ import dns.resolver
 import pytest
 
 from provision.config import load_settings
+from provision.dns.publish import provision_dns
 from provision.dns.records import MailRecord, desired_records
 from provision.state import StateDir, ensure_dkim_key
 from tests.lab.bind import LabDns
@@ -262,3 +263,14 @@ def test_duckdns_wrong_token_is_a_clear_error_and_changes_nothing(
     assert "refused (KO)" in _one_line_error(run)
     resolver = lab_duckdns.dns.resolver()
     assert _answer(resolver, "mail.mailsh.duckdns.test", "A") == ("192.0.2.25",)
+
+
+def test_provision_with_auto_publishes_through_the_provider(
+    lab_dns: LabDns, tsig_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = _config(tmp_path, "auto.mailsh.test", lab_dns.dns_config("mailsh.test"), auto=True)
+    settings = load_settings(config, {})
+    dkim, _ = ensure_dkim_key(StateDir(settings.state_dir), "mail", 2048)
+    report = provision_dns(settings, dkim, tsig_env, lambda _: None)
+    assert report.zone_fragment is None and len(report.sent) == 8
+    assert _answer(lab_dns.resolver(), "auto.mailsh.test", "MX") == ("10 mail.auto.mailsh.test.",)
