@@ -103,6 +103,10 @@ class PortSettings(Section):
     https: Port = 8443
 
 
+class SmtpSettings(Section):
+    max_message_mb: Annotated[int, Field(ge=1, le=100)] = 10
+
+
 class DkimSettings(Section):
     selector: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = "mail"
     bits: Literal[1024, 2048, 3072, 4096] = 2048
@@ -172,6 +176,7 @@ class Settings(Section):
     container_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")] = "mailsh"
     image: ImageSettings = ImageSettings()
     ports: PortSettings = PortSettings()
+    smtp: SmtpSettings = SmtpSettings()
     dkim: DkimSettings = DkimSettings()
     tls: TlsSettings = TlsSettings()
     acme: AcmeSettings = AcmeSettings()

@@ -92,10 +92,12 @@ def _install_tls_files(settings: Settings, state: StateDir) -> None:
 
 
 def provision(
-    settings: Settings, client: docker.DockerClient, progress: Progress
+    settings: Settings, client: docker.DockerClient, progress: Progress, no_cache: bool = False
 ) -> ProvisionResult:
     _, dkim, generated, config_hash = prepare_state(settings, progress)
-    image, built = ensure_image(client, settings.image.base, settings.image.name, progress)
+    image, built = ensure_image(
+        client, settings.image.base, settings.image.name, progress, no_cache=no_cache
+    )
     spec = run_spec(settings, image.id)
     container = find_container(client, settings.container_name)
 
