@@ -103,6 +103,15 @@ class PortSettings(Section):
     https: Port = 8443
 
 
+class NetworkSettings(Section):
+    """Where the container lives: an existing Docker network (with an optional fixed
+    address on it) and the resolvers postfix uses (the lab points them at its BIND)."""
+
+    docker_network: str | None = None
+    ip: IpAddress | None = None
+    dns: list[IpAddress] = []
+
+
 class SmtpSettings(Section):
     max_message_mb: Annotated[int, Field(ge=1, le=100)] = 10
 
@@ -177,6 +186,7 @@ class Settings(Section):
     image: ImageSettings = ImageSettings()
     ports: PortSettings = PortSettings()
     smtp: SmtpSettings = SmtpSettings()
+    network: NetworkSettings = NetworkSettings()
     dkim: DkimSettings = DkimSettings()
     tls: TlsSettings = TlsSettings()
     acme: AcmeSettings = AcmeSettings()

@@ -64,7 +64,6 @@ def template_values(settings: Settings) -> dict[str, Any]:
         "domain": settings.domain,
         "selector": settings.dkim.selector,
         "relay": settings.relay,
-        "dns_disabled": False,
         "message_size_limit": settings.smtp.max_message_mb * 1024 * 1024,
         "admin_mailbox": admin if external_admin else "mailadmin",
         "site_names": site_names(settings),
