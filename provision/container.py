@@ -146,6 +146,7 @@ def smtp_banner(host: str, port: int, timeout: float = 5.0) -> str:
     smtp = smtplib.SMTP(timeout=timeout)
     try:
         code, msg = smtp.connect(host, port)
+        smtp.quit()
     finally:
         smtp.close()
     if code != 220:
