@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 
 from provision.config import Settings
+from provision.dns.records import mta_sts_policy
 from provision.files import write_atomic
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -92,6 +93,7 @@ def render_configs(settings: Settings) -> dict[str, str]:
     env = _environment()
     values = template_values(settings)
     files = {path: env.get_template(t).render(values) for path, t in CONFIG_TEMPLATES.items()}
+    files["caddy/mta-sts.txt"] = mta_sts_policy(settings)
     files["mailsh/server.json"] = json.dumps(server_settings(settings), indent=2) + "\n"
     return files
 
