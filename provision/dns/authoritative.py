@@ -52,16 +52,31 @@ def server_address(host: str, port: int) -> Server:
     return str(infos[0][4][0]), port
 
 
-def query_values(name: str, rtype: RecordType, server: Server, timeout: float) -> tuple[str, ...]:
-    """The values `server` answers for (name, rtype), sorted; empty for NXDOMAIN/NODATA."""
+def connection_failure(e: OSError | EOFError) -> str:
+    """A short reason for a failed connection, for one-line errors."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e) or type(e).__name__
+
+
+def query_values(
+    name: str, rtype: RecordType, server: Server, timeout: float, tcp: bool = False
+) -> tuple[str, ...]:
+    """The values `server` answers for (name, rtype), sorted; empty for NXDOMAIN/NODATA.
+    Over UDP (TCP when truncated), or TCP only with `tcp`."""
     host, port = server
     query = dns.message.make_query(dns.name.from_text(name), rtype)
     try:
-        response, _ = dns.query.udp_with_fallback(query, host, port=port, timeout=timeout)
+        if tcp:
+            response = dns.query.tcp(query, host, port=port, timeout=timeout)
+        else:
+            response, _ = dns.query.udp_with_fallback(query, host, port=port, timeout=timeout)
     except dns.exception.Timeout as e:
         raise DnsError(f"DNS server {host}:{port} did not answer within {timeout:g} s") from e
-    except OSError as e:
-        raise DnsError(f"DNS server {host}:{port} unreachable: {e.strerror or e}") from e
+    except (OSError, EOFError) as e:
+        raise DnsError(f"DNS server {host}:{port} unreachable: {connection_failure(e)}") from e
+    except dns.exception.DNSException as e:
+        raise DnsError(f"DNS server {host}:{port}: bad answer for {name} {rtype}: {e}") from e
     rcode = response.rcode()
     if rcode == dns.rcode.NXDOMAIN:
         return ()

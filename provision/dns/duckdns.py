@@ -121,7 +121,8 @@ class DuckDnsProvider:
         return name == self.fqdn or name.endswith(f".{self.fqdn}")
 
     def publishable(self, records: Sequence[Record]) -> tuple[list[Record], list[Unpublishable]]:
-        """A/AAAA (one value each), the chosen TXT; the rest with what the user loses."""
+        """A/AAAA (one value, or none to delete), the chosen TXT; the rest with what the
+        user loses."""
         keep: list[Record] = []
         drop: list[Unpublishable] = []
         txts = [r for r in records if r.rtype == "TXT" and self._covers(r.name)]
@@ -131,7 +132,7 @@ class DuckDnsProvider:
             if not self._covers(r.name):
                 drop.append(Unpublishable(r, f"outside {self.fqdn}, the DuckDNS name"))
             elif r.rtype in ("A", "AAAA"):
-                if len(r.values) != 1:
+                if len(r.values) > 1:
                     drop.append(Unpublishable(r, f"DuckDNS holds one {r.rtype} value"))
                 elif any(k.rtype == r.rtype and k.values != r.values for k in keep):
                     drop.append(Unpublishable(r, f"DuckDNS holds one {r.rtype} for {self.fqdn}"))

@@ -20,7 +20,13 @@ import dns.tsigkeyring
 import dns.update
 
 from provision.config import Rfc2136Settings, secret
-from provision.dns.authoritative import Server, make_rdata, query_values, server_address
+from provision.dns.authoritative import (
+    Server,
+    connection_failure,
+    make_rdata,
+    query_values,
+    server_address,
+)
 from provision.dns.provider import Record, RecordType, Unpublishable, all_publishable
 from provision.errors import ConfigError, DnsError
 
@@ -87,7 +93,8 @@ class Rfc2136Provider:
 
     def read(self, name: str, rtype: RecordType) -> tuple[str, ...]:
         self._check_in_zone(name)
-        return query_values(name, rtype, self.server, self.timeout)
+        # TCP, as the updates: a closed port fails at once instead of timing out.
+        return query_values(name, rtype, self.server, self.timeout, tcp=True)
 
     def set(self, record: Record) -> None:
         self._check_in_zone(record.name)
@@ -123,8 +130,8 @@ class Rfc2136Provider:
             response = dns.query.tcp(update, host, port=port, timeout=self.timeout)
         except dns.exception.Timeout as e:
             raise DnsError(f"{where}: no answer within {self.timeout:g} s ({what})") from e
-        except OSError as e:
-            raise DnsError(f"{where}: unreachable: {e.strerror or e}") from e
+        except (OSError, EOFError) as e:
+            raise DnsError(f"{where}: unreachable: {connection_failure(e)}") from e
         except dns.tsig.PeerBadKey as e:
             raise DnsError(
                 f"{where}: the server does not know TSIG key {self.key_name}",
