@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from invoke.context import Context
-from invoke.tasks import task
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
 from provision import deploy, image, operate
 from provision.config import Settings, load_settings
