@@ -33,6 +33,7 @@ def provision(c: Context, config: str | None = None, debug: bool = False) -> Non
         out.print(f"  https     {settings.ports.bind}:{settings.ports.https} -> 443")
         out.print(f"  banner    {result.banner}")
         out.print(f"  requests  {settings.request_recipient}")
+        out.print(f"  dkim      {settings.dkim.selector} key sha256:{result.dkim.fingerprint}")
         dns_report = dns_publish.provision_dns(settings, result.dkim, os.environ, progress)
         out.print("  DNS records:" if dns_report.zone_fragment is None else "  publish these:")
         for line in dns_publish.report_lines(dns_report):
