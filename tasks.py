@@ -6,13 +6,15 @@ import os
 import sys
 from pathlib import Path
 
-from invoke import Context, task
+from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
 from provision import client, deploy, image, operate
 from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
 from provision.console import err, out, progress, user_errors
 from provision.container import find_container
+from provision.dns import publish as dns_publish
 from provision.request_mail import FORMATS
 
 CONFIG_HELP = {"config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"}
@@ -34,12 +36,11 @@ def provision(c: Context, config: str | None = None, debug: bool = False) -> Non
         out.print(f"  https     {settings.ports.bind}:{settings.ports.https} -> 443")
         out.print(f"  banner    {result.banner}")
         out.print(f"  requests  {settings.request_recipient}")
-        out.print("  publish this DKIM record:")
-        out.print(
-            f"    {settings.dkim.selector}._domainkey.{settings.domain}. TXT "
-            f'"{result.dkim.txt_value}"',
-            soft_wrap=True,
-        )
+        out.print(f"  dkim      {settings.dkim.selector} key sha256:{result.dkim.fingerprint}")
+        dns_report = dns_publish.provision_dns(settings, result.dkim, os.environ, progress)
+        out.print("  DNS records:" if dns_report.zone_fragment is None else "  publish these:")
+        for line in dns_publish.report_lines(dns_report):
+            out.print(f"    {line}", markup=False, soft_wrap=True)
 
 
 @task(
@@ -174,7 +175,7 @@ def send(
             settings,
             client.user_gpg(),
             text,
-            format,  # type: ignore[arg-type]
+            format,
             key=key,
             wait=timeout if wait else None,
             environ=os.environ,
@@ -189,3 +190,52 @@ def send(
             raise Exit(f"mailsh: request {sent.result}", code=1)
         if sent.exit_status:
             raise Exit(code=sent.exit_status)
+
+
+@task(
+    name="dns-update",
+    help={**CONFIG_HELP, "dry-run": "show the diff, change nothing", "debug": "show tracebacks"},
+)
+def dns_update(
+    c: Context, config: str | None = None, dry_run: bool = False, debug: bool = False
+) -> None:
+    """Publish the mail records (A, MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT) and show the diff."""
+    with user_errors(debug):
+        settings = _settings(config)
+        dkim = dns_publish.dkim_key(settings, progress)
+        report = dns_publish.update_dns(settings, dkim, os.environ, progress, dry_run=dry_run)
+        for line in dns_publish.report_lines(report):
+            out.print(line, markup=False, soft_wrap=True)
+
+
+@task(
+    help={
+        **CONFIG_HELP,
+        "force": "renew even when more than 30 days remain",
+        "debug": "show tracebacks",
+    }
+)
+def certs(c: Context, config: str | None = None, force: bool = False, debug: bool = False) -> None:
+    """Issue or renew the ACME certificate (DNS-01) and reload postfix and caddy."""
+    with user_errors(debug):
+        settings = _settings(config)
+        if settings.tls.mode != "acme":
+            raise Exit(
+                f'mailsh: tls.mode is "{settings.tls.mode}": set [tls] mode = "acme" '
+                "to use ACME certificates",
+                code=1,
+            )
+        outcome = deploy.renew_certificate(settings, image.docker_client(), progress, force)
+        cert = outcome.certificate
+        if not cert.issued:
+            out.print(f"nothing to do: {cert.reason}")
+            return
+        until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
+        out.print(
+            f"[bold green]certificate issued[/] in {cert.seconds:.1f} s ({cert.reason}), "
+            f"valid until {until}"
+        )
+        if outcome.reloaded:
+            out.print(f"  postfix and caddy reloaded in {settings.container_name}")
+        else:
+            out.print("  no running container: `invoke provision` will use it")

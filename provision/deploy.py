@@ -7,13 +7,15 @@ change is installed and reloaded in the running container.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 import docker
 
-from provision.config import Settings
+from provision.certs import CertResult, ensure_acme_certificate
+from provision.config import Settings, secret
 from provision.container import (
     applied_config_hash,
     create_container,
@@ -24,6 +26,7 @@ from provision.container import (
     wait_healthy,
 )
 from provision.errors import MailshError
+from provision.files import write_atomic
 from provision.image import ensure_image
 from provision.render import render_configs, site_names, write_rendered
 from provision.state import (
@@ -55,7 +58,9 @@ class ProvisionResult:
     dkim_generated: bool
 
 
-def prepare_state(settings: Settings, progress: Progress) -> tuple[StateDir, DkimKey, bool, str]:
+def prepare_state(
+    settings: Settings, progress: Progress, environ: Mapping[str, str]
+) -> tuple[StateDir, DkimKey, bool, str]:
     """Keys, certificate and rendered configs in the state dir; returns the config hash."""
     state = StateDir(settings.state_dir.resolve())
     state.ensure()
@@ -67,19 +72,34 @@ def prepare_state(settings: Settings, progress: Progress) -> tuple[StateDir, Dki
             progress("created a self-signed certificate")
     elif settings.tls.mode == "files":
         _install_tls_files(settings, state)
-    elif not state.cert_file.exists():
-        raise MailshError(
-            "tls.mode is acme but no certificate has been issued yet", hint="run `invoke certs`"
-        )
+    else:
+        result = ensure_acme_certificate(settings, environ, progress)
+        if result.issued:
+            progress(f"certificate issued in {result.seconds:.1f} s")
     extra = {
         "dkim": dkim.private_pem,
         "tls-cert": state.cert_file.read_bytes(),
         "tls-key": state.key_file.read_bytes(),
         # A trusted key re-imported with new user IDs must reach the handler's keyring.
         "trusted": b"".join(p.read_bytes() for p in sorted(state.trusted_dir.glob("*.asc"))),
+        "relay": _write_relay_secret(settings, state, environ),
     }
     digest = write_rendered(state.rendered, render_configs(settings), extra)
     return state, dkim, generated, digest
+
+
+def _write_relay_secret(settings: Settings, state: StateDir, environ: Mapping[str, str]) -> bytes:
+    """The relay's SASL password map, 0600 in the state dir (never in the image or a log)."""
+    relay = settings.relay
+    path = state.relay_password_file
+    if relay is None or relay.username is None:
+        path.unlink(missing_ok=True)
+        return b""
+    password = secret(relay.password_env, environ, "relay.password_env")
+    entry = f"[{relay.host}]:{relay.port} {relay.username}:{password}\n".encode()
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    write_atomic(path, entry, mode=0o600)
+    return entry
 
 
 def _install_tls_files(settings: Settings, state: StateDir) -> None:
@@ -94,10 +114,17 @@ def _install_tls_files(settings: Settings, state: StateDir) -> None:
 
 
 def provision(
-    settings: Settings, client: docker.DockerClient, progress: Progress
+    settings: Settings,
+    client: docker.DockerClient,
+    progress: Progress,
+    environ: Mapping[str, str] | None = None,
+    no_cache: bool = False,
 ) -> ProvisionResult:
-    _, dkim, generated, config_hash = prepare_state(settings, progress)
-    image, built = ensure_image(client, settings.image.base, settings.image.name, progress)
+    env = os.environ if environ is None else environ
+    _, dkim, generated, config_hash = prepare_state(settings, progress, env)
+    image, built = ensure_image(
+        client, settings.image.base, settings.image.name, progress, no_cache=no_cache
+    )
     spec = run_spec(settings, image.id)
     container = find_container(client, settings.container_name)
 
@@ -124,3 +151,33 @@ def provision(
     if action == Action.RELOADED and applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new configuration")
     return ProvisionResult(action, built, container.id, banner, dkim, generated)
+
+
+@dataclass(frozen=True)
+class CertsOutcome:
+    certificate: CertResult
+    reloaded: bool
+
+
+def renew_certificate(
+    settings: Settings,
+    client: docker.DockerClient,
+    progress: Progress,
+    force: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> CertsOutcome:
+    """`invoke certs`: issue or renew, then reload postfix and caddy in the running container
+    (no restart, no rebuild). Nothing happens when the certificate is not due."""
+    env = os.environ if environ is None else environ
+    result = ensure_acme_certificate(settings, env, progress, force=force)
+    if not result.issued:
+        return CertsOutcome(result, reloaded=False)
+    _, _, _, config_hash = prepare_state(settings, progress, env)
+    container = find_container(client, settings.container_name)
+    if container is None or container.status != "running":
+        return CertsOutcome(result, reloaded=False)
+    progress(f"reloading postfix and caddy in {settings.container_name}")
+    reload_config(container)
+    if applied_config_hash(container) != config_hash:
+        raise MailshError("the container did not take the new certificate")
+    return CertsOutcome(result, reloaded=True)

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from provision.config import Settings
+from provision.dns.records import mta_sts_host, mta_sts_policy
 from provision.files import write_atomic
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -43,7 +44,6 @@ CONFIG_TEMPLATES: dict[str, str] = {
 HASH_FILE = ".config-hash"
 REQUEST_CONCURRENCY = 20
 REQUEST_TIME_MARGIN_S = 120
-MESSAGE_SIZE_LIMIT = 10 * 1024 * 1024
 
 
 def _environment() -> jinja2.Environment:
@@ -57,9 +57,16 @@ def _environment() -> jinja2.Environment:
     )
 
 
+MTA_STS_POLICY = "caddy/mta-sts.txt"
+MTA_STS_PATH = "/.well-known/mta-sts.txt"
+
+
 def site_names(settings: Settings) -> list[str]:
-    """Names caddy serves and the certificate must cover."""
-    return [settings.fqdn, f"mta-sts.{settings.domain}"]
+    """Names caddy serves and the certificate must cover (the ACME order's names)."""
+    names = [settings.fqdn]
+    if settings.mta_sts.enabled:
+        names.append(mta_sts_host(settings))
+    return names
 
 
 def template_values(settings: Settings) -> dict[str, Any]:
@@ -72,8 +79,7 @@ def template_values(settings: Settings) -> dict[str, Any]:
         "domain": settings.domain,
         "selector": settings.dkim.selector,
         "relay": settings.relay,
-        "dns_disabled": False,
-        "message_size_limit": MESSAGE_SIZE_LIMIT,
+        "message_size_limit": settings.smtp.max_message_mb * 1024 * 1024,
         "admin_mailbox": admin if external_admin else "mailadmin",
         "site_names": site_names(settings),
         "request_recipient": settings.request_recipient,
@@ -82,6 +88,8 @@ def template_values(settings: Settings) -> dict[str, Any]:
         "catch_replies": catches_replies(settings),
         "local_domain_pattern": "|".join(re.escape(d) for d in local_domains(settings)),
         "run_as_users": run_as_users(settings),
+        "mta_sts_host": mta_sts_host(settings) if settings.mta_sts.enabled else None,
+        "mta_sts_path": MTA_STS_PATH,
     }
 
 
@@ -131,6 +139,8 @@ def render_configs(settings: Settings) -> dict[str, str]:
     values = template_values(settings)
     files = {path: env.get_template(t).render(values) for path, t in CONFIG_TEMPLATES.items()}
     files["mailsh/server.json"] = json.dumps(server_settings(settings), indent=2) + "\n"
+    if settings.mta_sts.enabled:
+        files[MTA_STS_POLICY] = mta_sts_policy(settings)
     return files
 
 

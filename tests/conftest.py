@@ -21,6 +21,8 @@ pytest_plugins = [
     "tests.fixtures.server",
     "tests.fixtures.gpg",
     "tests.fixtures.requests",
+    "tests.fixtures.dns",
+    "tests.fixtures.acme",
 ]
 
 
@@ -49,7 +51,7 @@ def lab(docker_client: docker.DockerClient, base_image: str) -> Iterator[Lab]:
 def lab_dns(
     docker_client: docker.DockerClient, lab: Lab, tmp_path_factory: pytest.TempPathFactory
 ) -> LabDns:
-    """BIND authoritative for mailsh.test, client.test and the lab's reverse zone."""
+    """BIND authoritative for mailsh.test, client.test, duckdns.test and the lab reverse zone."""
     return start_bind(docker_client, lab, tmp_path_factory.mktemp("bind"))
 
 
