@@ -16,6 +16,8 @@ from provision.console import err, out, progress, user_errors
 from provision.container import find_container
 from provision.dns import publish as dns_publish
 from provision.request_mail import FORMATS
+from provision.server_key import ensure_server_key
+from provision.state import StateDir
 
 CONFIG_HELP = {"config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"}
 
@@ -151,6 +153,7 @@ def trust(c: Context, path: str, config: str | None = None) -> None:
         "wait": "wait for the reply and print the command's output",
         "timeout": "seconds to wait for the reply",
         "key": "signing key (fingerprint or address; default [client] key)",
+        "encrypt": "encrypt the request to the server's key (`invoke server-key`)",
     }
 )
 def send(
@@ -161,6 +164,7 @@ def send(
     wait: bool = False,
     timeout: float = 120.0,
     key: str | None = None,
+    encrypt: bool = False,
     config: str | None = None,
 ) -> None:
     """Sign a command with your key and mail it to the server (optionally wait for the reply)."""
@@ -180,6 +184,7 @@ def send(
             wait=timeout if wait else None,
             environ=os.environ,
             docker_client=image.docker_client,
+            encrypt=encrypt,
         )
         if not wait:
             err.print(f"sent {sent.message_id} to {settings.request_recipient}")
@@ -239,3 +244,19 @@ def certs(c: Context, config: str | None = None, force: bool = False, debug: boo
             out.print(f"  postfix and caddy reloaded in {settings.container_name}")
         else:
             out.print("  no running container: `invoke provision` will use it")
+
+
+@task(name="server-key", help=CONFIG_HELP)
+def server_key(c: Context, config: str | None = None) -> None:
+    """Create the server's OpenPGP key (encrypted requests and replies); print the public key."""
+    with user_errors():
+        settings = _settings(config)
+        state = StateDir(settings.state_dir.resolve())
+        state.ensure()
+        key, created = ensure_server_key(state, settings.request_recipient)
+        err.print(f"{'created' if created else 'existing'} server key {key.fingerprint}")
+        docker_client = image.docker_client()
+        if created and find_container(docker_client, settings.container_name) is not None:
+            result = deploy.provision(settings, docker_client, progress)
+            err.print(f"server updated ({result.action.value})")
+        print(key.public, end="")

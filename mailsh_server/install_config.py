@@ -110,7 +110,7 @@ def install_request_handler() -> None:
                 ["useradd", "--system", "--create-home", "--shell", "/bin/bash", user], check=True
             )
     fingerprints = [str(k["fingerprint"]) for k in server.get("keys", [])]
-    build_keyring(STATE / "trusted", fingerprints, SERVER_DIR)
+    build_keyring(STATE / "trusted", fingerprints, SERVER_DIR, STATE / "server-key" / "secret.asc")
 
 
 def _postconf(name: str) -> str:

@@ -51,6 +51,9 @@ class Keyring:
         result = self._gpg.decrypt(payload.data, always_trust=True)
         return GpgOutput(result.stderr or "", result.data or b"")
 
+    def has_secret_key(self) -> bool:
+        return bool(self._gpg.list_keys(secret=True))
+
     def addresses(self, fingerprint: str) -> list[str]:
         """The e-mail addresses in the key's user IDs."""
         keys = self._gpg.list_keys(keys=[fingerprint])

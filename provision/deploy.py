@@ -82,6 +82,7 @@ def prepare_state(
         "tls-key": state.key_file.read_bytes(),
         # A trusted key re-imported with new user IDs must reach the handler's keyring.
         "trusted": b"".join(p.read_bytes() for p in sorted(state.trusted_dir.glob("*.asc"))),
+        "server-key": b"".join(p.read_bytes() for p in sorted(state.root.glob("server-key/*"))),
         "relay": _write_relay_secret(settings, state, environ),
     }
     digest = write_rendered(state.rendered, render_configs(settings), extra)
