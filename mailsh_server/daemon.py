@@ -13,32 +13,11 @@ from __future__ import annotations
 import os
 import socketserver
 import sys
-import time
 
-from mailsh_server.handler import EX_TEMPFAIL, MAX_REQUEST_BYTES, RequestHandler, log
-from mailsh_server.journal import ReplayJournal
-from mailsh_server.keyring import Keyring
-from mailsh_server.paths import RUN_DIR, SERVER_DIR, SERVER_SETTINGS
-from mailsh_server.settings import load_settings
+from mailsh_server.handler import MAX_REQUEST_BYTES, handle_message
+from mailsh_server.paths import RUN_DIR
 
 SOCKET = RUN_DIR / "handler" / "socket"
-
-
-def handle_message(raw: bytes) -> tuple[int, str]:
-    """One request, start to finish; the pipe exit status and a reason for postfix."""
-    try:
-        settings = load_settings(SERVER_SETTINGS)
-        journal = ReplayJournal(SERVER_DIR / "journal.sqlite3")
-        try:
-            keyring = Keyring(SERVER_DIR / "gnupg")
-            outcome = RequestHandler(settings, keyring, journal).handle(raw)
-            journal.prune(time.time(), settings.policy.max_age_s)
-        finally:
-            journal.close()
-    except Exception as e:  # any failure here: keep the message queued, retry later
-        return EX_TEMPFAIL, f"temporary failure: {e!r}"
-    log(outcome)
-    return 0, outcome.result
 
 
 class _Connection(socketserver.StreamRequestHandler):

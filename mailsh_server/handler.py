@@ -204,20 +204,30 @@ def log(outcome: Outcome) -> None:
     syslog.syslog(level, outcome.log_line)
 
 
-def main() -> int:
-    raw = sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
+def handle_message(raw: bytes) -> tuple[int, str]:
+    """One request, start to finish; the pipe exit status and a reason for postfix."""
     try:
         settings = load_settings(SERVER_SETTINGS)
         journal = ReplayJournal(SERVER_DIR / "journal.sqlite3")
-        keyring = Keyring(SERVER_DIR / "gnupg")
-        outcome = RequestHandler(settings, keyring, journal).handle(raw)
-        journal.prune(time.time(), settings.policy.max_age_s)
-    except Exception as e:
+        try:
+            keyring = Keyring(SERVER_DIR / "gnupg")
+            outcome = RequestHandler(settings, keyring, journal).handle(raw)
+            journal.prune(time.time(), settings.policy.max_age_s)
+        finally:
+            journal.close()
+    except Exception as e:  # any failure here: keep the message queued, retry later
         syslog.syslog(syslog.LOG_ERR, f"temporary failure, postfix will retry: {e!r}")
-        print(f"mailsh: temporary failure: {e}", file=sys.stderr)
-        return EX_TEMPFAIL
+        return EX_TEMPFAIL, f"temporary failure: {e!r}"
     log(outcome)
-    return 0
+    return 0, outcome.result
+
+
+def main() -> int:
+    """One message on stdin, for running the handler by hand (postfix uses the daemon)."""
+    code, reason = handle_message(sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1))
+    if code:
+        print(f"mailsh: {reason}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":
