@@ -93,7 +93,13 @@ def setup(directory: Path) -> tuple[Settings, docker.DockerClient, object, str, 
     mail_client.trust(settings, config_path, public, gpg)
     settings = load_settings(config_path, environ={})
     docker_client = docker.from_env(timeout=300)
-    provision(settings, docker_client, lambda m: print(f"  {m}", file=sys.stderr))
+    try:
+        provision(settings, docker_client, lambda m: print(f"  {m}", file=sys.stderr))
+    except BaseException:
+        container = find_container(docker_client, settings.container_name)
+        if container is not None:
+            container.remove(force=True)
+        raise
     return settings, docker_client, gpg, fpr, "bench@client.example"
 
 
