@@ -88,3 +88,47 @@ def down(c: Context, config: str | None = None, purge: bool = False, yes: bool =
         done = operate.down(settings, image.docker_client(), purge)
         for line in done or ["nothing to do"]:
             err.print(line)
+
+
+@task(
+    name="check-deliverability",
+    help={
+        **CONFIG_HELP,
+        "json": "print the report as JSON (provision/deliverability/report.schema.json)",
+        "only": "run only these checks or areas (comma-separated)",
+        "skip": "skip these checks or areas (comma-separated)",
+        "debug": "show tracebacks",
+    },
+)
+def check_deliverability(
+    c: Context,
+    config: str | None = None,
+    json: bool = False,
+    only: str = "",
+    skip: str = "",
+    debug: bool = False,
+) -> None:
+    """Check DNS, SPF, DKIM, DMARC, TLS, blocklists and relaying; exit 1 if any check fails."""
+    import json as json_module
+
+    from provision.deliverability import report
+    from provision.deliverability.catalog import check_deliverability as run
+    from provision.deliverability.result import exit_code
+    from provision.deliverability.target import target_from_settings
+
+    with user_errors(debug):
+        settings = _settings(config)
+        target = target_from_settings(settings)
+        done = run(target, _names(only), _names(skip))
+        if json:
+            doc = report.report_json(done.results, target, done.elapsed_s)
+            print(json_module.dumps(doc, indent=2))
+        else:
+            report.render_table(done.results, done.elapsed_s, out)
+    code = exit_code(done.results)
+    if code:
+        raise Exit(code=code)
+
+
+def _names(value: str) -> list[str]:
+    return [n.strip() for n in value.split(",") if n.strip()]
