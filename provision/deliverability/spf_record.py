@@ -50,14 +50,16 @@ def _mechanism(token: str) -> SpfTerm:
     body = token[1:] if token[0] in QUALIFIERS else token
     name, _, value = body.partition(":")
     cidr = ""
-    if name.lower() in ("a", "mx"):
-        slash = (value or name).find("/")
-        if slash >= 0:
-            if value:
-                value, cidr = value[:slash], value[slash:]
-            else:
-                name, cidr = name[:slash], name[slash:]
-        if not _CIDR.match(cidr):
+    if name.split("/")[0].lower() in ("a", "mx"):
+        if value:
+            value, slash, rest = value.partition("/")
+        else:
+            name, slash, rest = name.partition("/")
+        cidr = slash + rest
+        match = _CIDR.match(cidr)
+        v4 = match.group(1) if match else None
+        v6 = match.group(2) if match else None
+        if not match or (v4 and int(v4[1:]) > 32) or (v6 and int(v6[2:]) > 128):
             raise SpfSyntaxError(f"bad prefix length in {token!r}")
     name = name.lower()
     if name not in MECHANISMS:
