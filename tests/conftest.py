@@ -19,6 +19,7 @@ from tests.lab.docker_lab import Lab, ensure_base_image, lab_network
 
 pytest_plugins = [
     "tests.fixtures.server",
+    "tests.fixtures.deliverability",
 ]
 
 

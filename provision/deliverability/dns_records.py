@@ -54,7 +54,7 @@ def _address_outcome(name: str, rdtype: str, want: str | None, have: list[str]) 
         Status.FAIL,
         shown,
         want,
-        f"point {name} {rdtype} at {want} only (invoke dns-update), or fix [dns] {key}",
+        f"publish {name} {rdtype} {want} only (invoke dns-update), or fix [dns] {key}",
     )
 
 

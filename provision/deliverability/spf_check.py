@@ -138,7 +138,7 @@ def evaluate_spf(resolver: dns.resolver.Resolver, ip: str, domain: str, helo: st
         saved = spf.DNSLookup
         spf.DNSLookup = pyspf_lookup(resolver)
         try:
-            result, _code, _explanation = spf.check2(i=ip, s=f"postmaster@{domain}", h=helo)
+            result, _explanation = spf.check2(i=ip, s=f"postmaster@{domain}", h=helo)
         finally:
             spf.DNSLookup = saved
     return str(result)
@@ -196,13 +196,16 @@ def check_spf(target: Target) -> Outcome:
         verdict = evaluate_spf(target.resolver, ip, domain, target.hostname)
         if verdict == "temperror":
             problems.append(Problem(Status.ERROR, "temperror", "make sure the resolvers answer"))
-        elif verdict != "pass":
+        elif verdict == "permerror":
             problems.append(
                 Problem(
-                    Status.FAIL,
-                    f"{ip} gets {verdict}",
-                    f"add ip{6 if ':' in ip else 4}:{ip} (or a/mx) to the record",
+                    Status.FAIL, "receivers get permerror", "correct it so receivers can use it"
                 )
+            )
+        elif verdict != "pass":
+            mechanism = f"ip{6 if ':' in ip else 4}:{ip}"
+            problems.append(
+                Problem(Status.FAIL, f"{ip} gets {verdict}", f"add {mechanism} (or a/mx) to it")
             )
     observed = f"{record!r}: {ip} {verdict}, {tally.lookups} lookups, {tally.void} void"
     return combine(problems, observed, expected)

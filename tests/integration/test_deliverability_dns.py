@@ -1,0 +1,213 @@
+"""DNS-side deliverability checks against the lab BIND: each passes, then fails when broken."""
+
+from __future__ import annotations
+
+from provision.deliverability.dkim_check import check_dkim
+from provision.deliverability.dmarc_check import check_dmarc
+from provision.deliverability.dns_records import check_a, check_aaaa, check_mx, check_ptr
+from provision.deliverability.dnsbl import check_dnsbl
+from provision.deliverability.result import Status
+from provision.deliverability.spf_check import check_spf
+from tests.fixtures.deliverability import LabZones, Scenario, txt
+from tests.lab.bind import LabDns
+
+OTHER_IP = "192.0.2.77"
+
+
+def test_a_record_of_the_configured_ip_passes(published: Scenario, lab_dns: LabDns) -> None:
+    assert check_a(published.target(lab_dns)).status == Status.PASS
+
+
+def test_a_record_of_another_ip_fails_and_names_the_record(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply({(published.hostname, "A"): [OTHER_IP]})
+    outcome = check_a(published.target(lab_dns))
+    assert outcome.status == Status.FAIL
+    assert f"{published.hostname} A {published.ip}" in outcome.fix
+
+
+def test_no_aaaa_without_ipv6_passes(published: Scenario, lab_dns: LabDns) -> None:
+    assert check_aaaa(published.target(lab_dns)).status == Status.PASS
+
+
+def test_aaaa_of_another_address_fails(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply({(published.hostname, "AAAA"): ["2001:db8::99"]})
+    outcome = check_aaaa(published.target(lab_dns, ipv6="2001:db8::1"))
+    assert outcome.status == Status.FAIL
+    assert "AAAA 2001:db8::1" in outcome.fix
+
+
+def test_mx_naming_the_host_passes(published: Scenario, lab_dns: LabDns) -> None:
+    assert check_mx(published.target(lab_dns)).status == Status.PASS
+
+
+def test_missing_mx_fails_and_names_the_record(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply(delete=[(published.domain, "MX")])
+    outcome = check_mx(published.target(lab_dns))
+    assert outcome.status == Status.FAIL
+    assert f"MX 10 {published.hostname}" in outcome.fix
+
+
+def test_forward_confirmed_ptr_passes(published: Scenario, lab_dns: LabDns) -> None:
+    assert check_ptr(published.target(lab_dns)).status == Status.PASS
+
+
+def test_missing_ptr_fails_and_says_who_sets_it(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply(delete=[(published.ptr_name(), "PTR")])
+    outcome = check_ptr(published.target(lab_dns))
+    assert outcome.status == Status.FAIL
+    assert f"PTR to {published.hostname}" in outcome.fix
+
+
+def test_ptr_whose_name_does_not_resolve_back_fails(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply({(published.hostname, "A"): [OTHER_IP]})
+    outcome = check_ptr(published.target(lab_dns))
+    assert outcome.status == Status.FAIL
+    assert "does not resolve back" in outcome.observed
+
+
+def test_default_spf_record_authorizes_the_server(published: Scenario, lab_dns: LabDns) -> None:
+    outcome = check_spf(published.target(lab_dns))
+    assert outcome.status == Status.PASS, outcome
+    assert f"{published.ip} pass" in outcome.observed
+
+
+def test_spf_not_covering_the_ip_fails_and_says_what_to_add(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply({(published.domain, "TXT"): [txt(f"v=spf1 ip4:{OTHER_IP} -all")]})
+    outcome = check_spf(published.target(lab_dns))
+    assert outcome.status == Status.FAIL
+    assert f"ip4:{published.ip}" in outcome.fix
+
+
+def test_spf_authorization_through_an_include_passes(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply(
+        {
+            (published.domain, "TXT"): [txt(f"v=spf1 include:_spf.{published.domain} -all")],
+            (f"_spf.{published.domain}", "TXT"): [txt(f"v=spf1 ip4:{published.ip} ~all")],
+        }
+    )
+    outcome = check_spf(published.target(lab_dns))
+    assert outcome.status == Status.PASS, outcome
+    assert "1 lookups" in outcome.observed
+
+
+def test_two_spf_records_fail(published: Scenario, lab_dns: LabDns, lab_zones: LabZones) -> None:
+    lab_zones.apply({(published.domain, "TXT"): [txt("v=spf1 a -all"), txt("v=spf1 mx -all")]})
+    outcome = check_spf(published.target(lab_dns))
+    assert outcome.status == Status.FAIL
+    assert "merge" in outcome.fix
+
+
+def test_spf_over_ten_lookups_fails(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    terms = " ".join(["a"] * 10)
+    lab_zones.apply({(published.domain, "TXT"): [txt(f"v=spf1 {terms} mx -all")]})
+    outcome = check_spf(published.target(lab_dns))
+    assert outcome.status == Status.FAIL
+    assert "11 DNS-querying terms" in outcome.observed
+
+
+def test_spf_with_three_void_lookups_fails(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    voids = " ".join(f"a:void{i}.{published.domain}" for i in range(3))
+    lab_zones.apply({(published.domain, "TXT"): [txt(f"v=spf1 {voids} mx -all")]})
+    outcome = check_spf(published.target(lab_dns))
+    assert outcome.status == Status.FAIL
+    assert "3 void lookups" in outcome.observed
+
+
+def test_spf_ending_in_question_all_warns(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply({(published.domain, "TXT"): [txt("v=spf1 a mx ?all")]})
+    outcome = check_spf(published.target(lab_dns))
+    assert outcome.status == Status.WARN
+    assert "-all" in outcome.fix
+
+
+def test_dkim_record_of_the_state_key_passes(published: Scenario, lab_dns: LabDns) -> None:
+    assert check_dkim(published.target(lab_dns)).status == Status.PASS
+
+
+def test_dkim_record_of_another_key_fails(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    other = published.target(lab_dns, dkim_public_b64=published.dkim_public_b64[::-1])
+    outcome = check_dkim(other)
+    assert outcome.status == Status.FAIL
+    assert "invoke provision" in outcome.fix
+
+
+def test_missing_dkim_record_fails(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply(delete=[(f"mail._domainkey.{published.domain}", "TXT")])
+    assert check_dkim(published.target(lab_dns)).status == Status.FAIL
+
+
+def test_dmarc_quarantine_passes(published: Scenario, lab_dns: LabDns) -> None:
+    assert check_dmarc(published.target(lab_dns)).status == Status.PASS
+
+
+def test_missing_dmarc_fails_and_names_the_record(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply(delete=[(f"_dmarc.{published.domain}", "TXT")])
+    outcome = check_dmarc(published.target(lab_dns))
+    assert outcome.status == Status.FAIL
+    assert f"_dmarc.{published.domain} TXT" in outcome.fix
+
+
+def test_dmarc_p_none_warns(published: Scenario, lab_dns: LabDns, lab_zones: LabZones) -> None:
+    lab_zones.apply({(f"_dmarc.{published.domain}", "TXT"): [txt("v=DMARC1; p=none")]})
+    assert check_dmarc(published.target(lab_dns)).status == Status.WARN
+
+
+def test_external_dmarc_reports_need_the_other_domains_consent(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    record = txt("v=DMARC1; p=reject; rua=mailto:reports@client.test")
+    lab_zones.apply({(f"_dmarc.{published.domain}", "TXT"): [record]})
+    refused = check_dmarc(published.target(lab_dns))
+    lab_zones.apply({(f"{published.domain}._report._dmarc.client.test", "TXT"): [txt("v=DMARC1")]})
+    accepted = check_dmarc(published.target(lab_dns))
+    assert refused.status == Status.WARN
+    assert f"{published.domain}._report._dmarc.client.test" in refused.fix
+    assert accepted.status == Status.PASS
+
+
+def test_unlisted_ip_passes_the_blocklist_check(published: Scenario, lab_dns: LabDns) -> None:
+    assert check_dnsbl(published.target(lab_dns)).status == Status.PASS
+
+
+def test_listed_ip_fails_and_says_to_request_delisting(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.list_ip(published.ip)
+    outcome = check_dnsbl(published.target(lab_dns))
+    assert outcome.status == Status.FAIL
+    assert "delisting" in outcome.fix
+
+
+def test_refused_blocklist_query_is_an_error_not_a_listing(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.list_ip(published.ip, code="127.255.255.254")
+    outcome = check_dnsbl(published.target(lab_dns))
+    assert outcome.status == Status.ERROR
+    assert "refused" in outcome.observed
