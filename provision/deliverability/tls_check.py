@@ -116,11 +116,22 @@ def _starttls(endpoint: Endpoint, timeout: float) -> Connect:
     return connect
 
 
-def check_tls_smtp(target: Target) -> Outcome:
-    obs = observe_tls(_starttls(target.smtp, target.timeout_s), target.hostname, target.ca_bundle)
+def _check(connect: Connect, target: Target) -> Outcome:
+    try:
+        obs = observe_tls(connect, target.hostname, target.ca_bundle)
+    except ssl.SSLError as e:
+        return Outcome(
+            Status.FAIL,
+            f"TLS handshake for {target.hostname} failed: {e.reason or e}",
+            f"a certificate for {target.hostname}",
+            f"serve a certificate naming {target.hostname}: `invoke certs`",
+        )
     return judge_tls(obs, target.hostname, target.now, target.cert_warn_days)
+
+
+def check_tls_smtp(target: Target) -> Outcome:
+    return _check(_starttls(target.smtp, target.timeout_s), target)
 
 
 def check_tls_https(target: Target) -> Outcome:
-    obs = observe_tls(_tcp(target.https, target.timeout_s), target.hostname, target.ca_bundle)
-    return judge_tls(obs, target.hostname, target.now, target.cert_warn_days)
+    return _check(_tcp(target.https, target.timeout_s), target)
