@@ -67,6 +67,12 @@ def install_files() -> None:
     _copy(STATE / "tls" / "fullchain.pem", TLS_DIR / "fullchain.pem", 0o644)
     _copy(STATE / "tls" / "privkey.pem", TLS_DIR / "privkey.pem", 0o640, "root", "caddy")
 
+    relay_secret = STATE / "secrets" / "relay_password"
+    if relay_secret.exists():
+        _copy(relay_secret, Path("/etc/postfix/relay_password"), 0o600)
+    else:
+        Path("/etc/postfix/relay_password").unlink(missing_ok=True)
+
     for d, owner, mode in (
         (Path("/var/spool/postfix/opendkim"), "opendkim", 0o750),
         (Path("/run/opendkim"), "opendkim", 0o755),

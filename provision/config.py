@@ -103,6 +103,19 @@ class PortSettings(Section):
     https: Port = 8443
 
 
+class NetworkSettings(Section):
+    """Where the container lives: an existing Docker network (with an optional fixed
+    address on it) and the resolvers postfix uses (the lab points them at its BIND)."""
+
+    docker_network: str | None = None
+    ip: IpAddress | None = None
+    dns: list[IpAddress] = []
+
+
+class SmtpSettings(Section):
+    max_message_mb: Annotated[int, Field(ge=1, le=100)] = 10
+
+
 class DkimSettings(Section):
     selector: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = "mail"
     bits: Literal[1024, 2048, 3072, 4096] = 2048
@@ -220,6 +233,8 @@ class Settings(Section):
     container_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")] = "mailsh"
     image: ImageSettings = ImageSettings()
     ports: PortSettings = PortSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    network: NetworkSettings = NetworkSettings()
     dkim: DkimSettings = DkimSettings()
     tls: TlsSettings = TlsSettings()
     acme: AcmeSettings = AcmeSettings()

@@ -39,6 +39,9 @@ class RunSpec:
     smtp_port: int
     https_port: int
     state_dir: Path
+    network: str | None = None
+    ip: str | None = None
+    dns: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -59,6 +62,7 @@ class RunSpec:
             "ulimits": [Ulimit(name="nofile", soft=NOFILE, hard=NOFILE)],
             "restart_policy": {"Name": "unless-stopped"},
             "labels": {LABEL_SPEC: self.digest, LABEL_STATE: str(self.state_dir)},
+            **({"dns": list(self.dns)} if self.dns else {}),
         }
 
 
@@ -71,6 +75,9 @@ def run_spec(settings: Settings, image_id: str) -> RunSpec:
         smtp_port=settings.ports.smtp,
         https_port=settings.ports.https,
         state_dir=settings.state_dir.resolve(),
+        network=settings.network.docker_network,
+        ip=settings.network.ip,
+        dns=tuple(settings.network.dns),
     )
 
 
@@ -84,8 +91,19 @@ def find_container(client: docker.DockerClient, name: str) -> Container | None:
 
 
 def create_container(client: docker.DockerClient, spec: RunSpec) -> Container:
+    """Create and start the container, on the configured network when there is one."""
     try:
-        return client.containers.run(**spec.create_kwargs())
+        container = client.containers.create(**spec.create_kwargs())
+        if spec.network:
+            client.networks.get(spec.network).connect(container, ipv4_address=spec.ip)
+            client.networks.get("bridge").disconnect(container)
+        container.start()
+        return container
+    except docker.errors.NotFound as e:
+        raise DockerError(
+            f"cannot start container {spec.name}: {e.explanation}",
+            hint="check [network] docker_network in mailsh.toml",
+        ) from None
     except docker.errors.APIError as e:
         hint = None
         if "port is already allocated" in str(e) or "address already in use" in str(e):
@@ -128,6 +146,7 @@ def smtp_banner(host: str, port: int, timeout: float = 5.0) -> str:
     smtp = smtplib.SMTP(timeout=timeout)
     try:
         code, msg = smtp.connect(host, port)
+        smtp.quit()
     finally:
         smtp.close()
     if code != 220:

@@ -7,13 +7,14 @@ change is installed and reloaded in the running container.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 import docker
 
-from provision.config import Settings
+from provision.config import Settings, secret
 from provision.container import (
     applied_config_hash,
     create_container,
@@ -24,6 +25,7 @@ from provision.container import (
     wait_healthy,
 )
 from provision.errors import MailshError
+from provision.files import write_atomic
 from provision.image import ensure_image
 from provision.render import render_configs, site_names, write_rendered
 from provision.state import (
@@ -55,7 +57,9 @@ class ProvisionResult:
     dkim_generated: bool
 
 
-def prepare_state(settings: Settings, progress: Progress) -> tuple[StateDir, DkimKey, bool, str]:
+def prepare_state(
+    settings: Settings, progress: Progress, environ: Mapping[str, str]
+) -> tuple[StateDir, DkimKey, bool, str]:
     """Keys, certificate and rendered configs in the state dir; returns the config hash."""
     state = StateDir(settings.state_dir.resolve())
     state.ensure()
@@ -75,9 +79,24 @@ def prepare_state(settings: Settings, progress: Progress) -> tuple[StateDir, Dki
         "dkim": dkim.private_pem,
         "tls-cert": state.cert_file.read_bytes(),
         "tls-key": state.key_file.read_bytes(),
+        "relay": _write_relay_secret(settings, state, environ),
     }
     digest = write_rendered(state.rendered, render_configs(settings), extra)
     return state, dkim, generated, digest
+
+
+def _write_relay_secret(settings: Settings, state: StateDir, environ: Mapping[str, str]) -> bytes:
+    """The relay's SASL password map, 0600 in the state dir (never in the image or a log)."""
+    relay = settings.relay
+    path = state.relay_password_file
+    if relay is None or relay.username is None:
+        path.unlink(missing_ok=True)
+        return b""
+    password = secret(relay.password_env, environ, "relay.password_env")
+    entry = f"[{relay.host}]:{relay.port} {relay.username}:{password}\n".encode()
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    write_atomic(path, entry, mode=0o600)
+    return entry
 
 
 def _install_tls_files(settings: Settings, state: StateDir) -> None:
@@ -92,10 +111,17 @@ def _install_tls_files(settings: Settings, state: StateDir) -> None:
 
 
 def provision(
-    settings: Settings, client: docker.DockerClient, progress: Progress
+    settings: Settings,
+    client: docker.DockerClient,
+    progress: Progress,
+    environ: Mapping[str, str] | None = None,
+    no_cache: bool = False,
 ) -> ProvisionResult:
-    _, dkim, generated, config_hash = prepare_state(settings, progress)
-    image, built = ensure_image(client, settings.image.base, settings.image.name, progress)
+    env = os.environ if environ is None else environ
+    _, dkim, generated, config_hash = prepare_state(settings, progress, env)
+    image, built = ensure_image(
+        client, settings.image.base, settings.image.name, progress, no_cache=no_cache
+    )
     spec = run_spec(settings, image.id)
     container = find_container(client, settings.container_name)
 

@@ -90,7 +90,7 @@ def resolve_base(client: docker.DockerClient, base: str, progress: Progress) -> 
 
 
 def ensure_image(
-    client: docker.DockerClient, base: str, name: str, progress: Progress
+    client: docker.DockerClient, base: str, name: str, progress: Progress, no_cache: bool = False
 ) -> tuple[Image, bool]:
     """Build the server image unless one built from the same inputs exists.
 
@@ -102,10 +102,10 @@ def ensure_image(
     inputs = content_hash([("files", files_hash.encode()), ("base", base_image.id.encode())])
     tag = f"{name}:{inputs[:12]}"
     existing = _local_image(client, tag)
-    if existing is not None and existing.labels.get(LABEL_INPUTS) == inputs:
+    if existing is not None and existing.labels.get(LABEL_INPUTS) == inputs and not no_cache:
         return existing, False
     progress(f"building image {tag}")
-    _stream_build(client, context, tag, {LABEL_INPUTS: inputs}, progress)
+    _stream_build(client, context, tag, {LABEL_INPUTS: inputs}, progress, no_cache)
     image = _local_image(client, tag)
     if image is None:
         raise DockerError(f"the build of {tag} reported success but the image is missing")
@@ -118,6 +118,7 @@ def _stream_build(
     tag: str,
     labels: dict[str, str],
     progress: Progress,
+    no_cache: bool,
 ) -> None:
     tail: list[str] = []
     try:
@@ -129,6 +130,7 @@ def _stream_build(
             rm=True,
             forcerm=True,
             decode=True,
+            nocache=no_cache,
         )
         for chunk in stream:
             if "error" in chunk:

@@ -36,7 +36,6 @@ CONFIG_TEMPLATES: dict[str, str] = {
 }
 
 HASH_FILE = ".config-hash"
-MESSAGE_SIZE_LIMIT = 10 * 1024 * 1024
 
 
 def _environment() -> jinja2.Environment:
@@ -65,8 +64,7 @@ def template_values(settings: Settings) -> dict[str, Any]:
         "domain": settings.domain,
         "selector": settings.dkim.selector,
         "relay": settings.relay,
-        "dns_disabled": False,
-        "message_size_limit": MESSAGE_SIZE_LIMIT,
+        "message_size_limit": settings.smtp.max_message_mb * 1024 * 1024,
         "admin_mailbox": admin if external_admin else "mailadmin",
         "site_names": site_names(settings),
     }

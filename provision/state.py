@@ -54,6 +54,10 @@ class StateDir:
     def trusted_dir(self) -> Path:
         return self.root / "trusted"
 
+    @property
+    def relay_password_file(self) -> Path:
+        return self.root / "secrets" / "relay_password"
+
     def dkim_key_file(self, selector: str) -> Path:
         return self.root / "dkim" / f"{selector}.private"
 

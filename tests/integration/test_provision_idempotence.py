@@ -1,0 +1,89 @@
+"""`invoke provision` does only what changed: nothing, a reload, or a rebuild (issue: provision)."""
+
+from __future__ import annotations
+
+import smtplib
+import tomllib
+
+import tomli_w
+
+from provision.deploy import Action
+from tests.fixtures.server import ProvisionServer, RunningServer
+
+
+def _started_at(server: RunningServer) -> tuple[str, str, str]:
+    container = server.container
+    return container.id, container.attrs["State"]["StartedAt"], container.image.id
+
+
+def _advertised_size(server: RunningServer) -> int:
+    with smtplib.SMTP(*server.smtp, timeout=10) as smtp:
+        smtp.ehlo("client.example")
+        return int(smtp.esmtp_features["size"])
+
+
+def _edit_config(server: RunningServer, section: str, key: str, value: object) -> None:
+    config = tomllib.loads(server.config_path.read_text())
+    config.setdefault(section, {})[key] = value
+    server.config_path.write_text(tomli_w.dumps(config))
+
+
+def test_second_provision_with_nothing_changed_neither_rebuilds_nor_restarts(
+    provision_server: ProvisionServer,
+) -> None:
+    server = provision_server()
+    before = _started_at(server)
+
+    result = server.invoke("provision")
+
+    assert result.returncode == 0, result.stderr
+    assert "(unchanged)" in result.stdout
+    assert "building image" not in result.stderr
+    assert _started_at(server) == before
+
+
+def test_config_only_change_is_live_without_rebuild_or_restart(
+    provision_server: ProvisionServer,
+) -> None:
+    server = provision_server()
+    before = _started_at(server)
+    assert _advertised_size(server) == 10 * 1024 * 1024
+
+    _edit_config(server, "smtp", "max_message_mb", 3)
+    result = server.invoke("provision")
+
+    assert result.returncode == 0, result.stderr
+    assert f"({Action.RELOADED.value})" in result.stdout
+    assert "building image" not in result.stderr
+    assert _started_at(server) == before
+    assert _advertised_size(server) == 3 * 1024 * 1024
+
+
+def test_provision_after_down_reuses_the_dkim_key(provision_server: ProvisionServer) -> None:
+    server = provision_server()
+    record = server.result.dkim.txt_value
+
+    down = server.invoke("down")
+    assert down.returncode == 0, down.stderr
+    assert "removed container" in down.stderr
+    again = server.invoke("provision")
+
+    assert again.returncode == 0, again.stderr
+    assert "(created)" in again.stdout
+    assert record in again.stdout.replace("\n", "")
+    assert server.state.dkim_key_file("mail").exists()
+
+
+def test_down_purge_needs_confirmation_and_then_deletes_the_state(
+    provision_server: ProvisionServer,
+) -> None:
+    server = provision_server()
+
+    refused = server.invoke("down", "--purge")
+    assert refused.returncode == 1
+    assert "--yes" in refused.stderr
+    assert server.state.root.exists()
+
+    done = server.invoke("down", "--purge", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert not server.state.root.exists()

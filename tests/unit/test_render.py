@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from provision.config import parse_settings
+from provision.render import render_configs, render_dockerfile, write_rendered
+
+
+def _settings(**data: object):  # type: ignore[no-untyped-def]
+    return parse_settings(data, "test", Path("/tmp"))
+
+
+def test_postfix_names_the_configured_host_and_domain() -> None:
+    main_cf = render_configs(_settings(domain="example.org", hostname="mx.example.org"))[
+        "postfix/main.cf"
+    ]
+    assert "myhostname = mx.example.org\n" in main_cf
+    assert "mydomain = example.org\n" in main_cf
+
+
+def test_postfix_trusts_only_the_container_itself() -> None:
+    main_cf = render_configs(_settings())["postfix/main.cf"]
+    assert "mynetworks = 127.0.0.0/8\n" in main_cf
+    assert "reject_unauth_destination" in main_cf
+
+
+def test_locally_generated_mail_goes_through_the_dkim_milter() -> None:
+    main_cf = render_configs(_settings())["postfix/main.cf"]
+    assert "non_smtpd_milters = $smtpd_milters" in main_cf
+
+
+def test_every_postfix_service_runs_without_chroot() -> None:
+    master = render_configs(_settings())["postfix/master.cf"]
+    services = [line.split() for line in master.splitlines() if line and line[0].isalpha()]
+    assert services
+    assert all(fields[4] == "n" for fields in services)
+
+
+def test_opendkim_signs_the_domain_with_the_selector() -> None:
+    files = render_configs(_settings(domain="example.org", dkim={"selector": "s2026"}))
+    assert files["opendkim/KeyTable"].strip() == (
+        "s2026._domainkey.example.org example.org:s2026:/etc/opendkim/keys/s2026.private"
+    )
+    assert "*@example.org s2026._domainkey.example.org" in files["opendkim/SigningTable"]
+
+
+def test_relay_settings_name_no_secret() -> None:
+    files = render_configs(
+        _settings(relay={"host": "smtp.example.net", "username": "u", "password_env": "RELAY_PW"})
+    )
+    assert "relayhost = [smtp.example.net]:587" in files["postfix/main.cf"]
+    assert "RELAY_PW" not in "".join(files.values())
+
+
+def test_message_size_limit_follows_the_config() -> None:
+    main_cf = render_configs(_settings(smtp={"max_message_mb": 3}))["postfix/main.cf"]
+    assert f"message_size_limit = {3 * 1024 * 1024}\n" in main_cf
+
+
+def test_server_settings_carry_the_request_rules() -> None:
+    files = render_configs(_settings(domain="example.org", requests={"timeout_s": 5}))
+    server = json.loads(files["mailsh/server.json"])
+    assert server["recipient"] == "root@example.org"
+    assert server["timeout_s"] == 5
+
+
+def test_dockerfile_starts_from_the_configured_base_and_holds_no_config() -> None:
+    dockerfile = render_dockerfile("mailsh/base:bookworm")
+    assert dockerfile.splitlines()[3] == "FROM mailsh/base:bookworm"
+    assert "main.cf" not in dockerfile.replace("rm -f /etc/postfix/main.cf", "")
+    assert "private" not in dockerfile
+
+
+def test_config_hash_changes_only_when_a_rendered_file_changes(tmp_path: Path) -> None:
+    first = write_rendered(tmp_path, render_configs(_settings()), {})
+    again = write_rendered(tmp_path, render_configs(_settings()), {})
+    changed = write_rendered(tmp_path, render_configs(_settings(smtp={"max_message_mb": 2})), {})
+    assert first == again
+    assert changed != first
+
+
+def test_stale_rendered_files_are_removed(tmp_path: Path) -> None:
+    (tmp_path / "postfix").mkdir()
+    (tmp_path / "postfix" / "old.cf").write_text("x")
+    write_rendered(tmp_path, render_configs(_settings()), {})
+    assert not (tmp_path / "postfix" / "old.cf").exists()
