@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from invoke import Context, task
@@ -10,6 +11,7 @@ from invoke.exceptions import Exit
 from provision import deploy, image, operate
 from provision.config import Settings, load_settings
 from provision.console import err, out, progress, user_errors
+from provision.dns import publish as dns_publish
 
 CONFIG_HELP = {"config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"}
 
@@ -30,12 +32,10 @@ def provision(c: Context, config: str | None = None, debug: bool = False) -> Non
         out.print(f"  https     {settings.ports.bind}:{settings.ports.https} -> 443")
         out.print(f"  banner    {result.banner}")
         out.print(f"  requests  {settings.request_recipient}")
-        out.print("  publish this DKIM record:")
-        out.print(
-            f"    {settings.dkim.selector}._domainkey.{settings.domain}. TXT "
-            f'"{result.dkim.txt_value}"',
-            soft_wrap=True,
-        )
+        dns_report = dns_publish.provision_dns(settings, result.dkim, os.environ, progress)
+        out.print("  DNS records:" if dns_report.zone_fragment is None else "  publish these:")
+        for line in dns_publish.report_lines(dns_report):
+            out.print(f"    {line}", markup=False, soft_wrap=True)
 
 
 @task(
@@ -88,6 +88,22 @@ def down(c: Context, config: str | None = None, purge: bool = False, yes: bool =
         done = operate.down(settings, image.docker_client(), purge)
         for line in done or ["nothing to do"]:
             err.print(line)
+
+
+@task(
+    name="dns-update",
+    help={**CONFIG_HELP, "dry-run": "show the diff, change nothing", "debug": "show tracebacks"},
+)
+def dns_update(
+    c: Context, config: str | None = None, dry_run: bool = False, debug: bool = False
+) -> None:
+    """Publish the mail records (A, MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT) and show the diff."""
+    with user_errors(debug):
+        settings = _settings(config)
+        dkim = dns_publish.dkim_key(settings, progress)
+        report = dns_publish.update_dns(settings, dkim, os.environ, progress, dry_run=dry_run)
+        for line in dns_publish.report_lines(report):
+            out.print(line, markup=False, soft_wrap=True)
 
 
 @task(

@@ -27,3 +27,7 @@ class DockerError(MailshError):
 
 class HealthError(MailshError):
     """The container did not become healthy in time."""
+
+
+class DnsError(MailshError):
+    """A DNS provider or server refused, failed or could not be reached."""

@@ -18,6 +18,7 @@ from tests.lab.bind import LabDns, start_bind
 from tests.lab.docker_lab import Lab, ensure_base_image, lab_network
 
 pytest_plugins = [
+    "tests.fixtures.dns",
     "tests.fixtures.server",
     "tests.fixtures.deliverability",
 ]
@@ -48,7 +49,7 @@ def lab(docker_client: docker.DockerClient, base_image: str) -> Iterator[Lab]:
 def lab_dns(
     docker_client: docker.DockerClient, lab: Lab, tmp_path_factory: pytest.TempPathFactory
 ) -> LabDns:
-    """BIND authoritative for mailsh.test, client.test and the lab's reverse zone."""
+    """BIND authoritative for mailsh.test, client.test, duckdns.test and the lab reverse zone."""
     return start_bind(docker_client, lab, tmp_path_factory.mktemp("bind"))
 
 

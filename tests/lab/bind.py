@@ -7,6 +7,7 @@ import base64
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dns.exception
 import dns.message
@@ -16,12 +17,13 @@ import dns.resolver
 import docker
 from docker.models.containers import Container
 
+from provision.dns.rfc2136 import Rfc2136Provider
 from tests.lab.docker_lab import Lab, build_lab_image, free_port, run_lab_container, wait_until
 
 BIND_INDEX = 53
 TSIG_NAME = "mailsh-lab-key"
 TSIG_ALGORITHM = "hmac-sha256"
-ZONES = ("mailsh.test", "client.test")
+ZONES = ("mailsh.test", "client.test", "duckdns.test")
 # A blocklist zone: tests list and unlist addresses as <reversed ip>.dnsbl.test A 127.0.0.x.
 DNSBL_ZONE = "dnsbl.test"
 
@@ -38,6 +40,29 @@ class LabDns:
     tsig_algorithm: str
     zones: tuple[str, ...]
     container: Container = field(repr=False)
+
+    def provider(self, zone: str) -> Rfc2136Provider:
+        """An rfc2136 provider that updates `zone` on this BIND with the lab's TSIG key."""
+        return Rfc2136Provider(
+            self.host, self.port, zone, self.tsig_name, self.tsig_secret, self.tsig_algorithm
+        )
+
+    def dns_config(self, zone: str, secret_env: str = "MAILSH_LAB_TSIG") -> dict[str, Any]:  # noqa: S107
+        """A `[dns]` table for mailsh.toml publishing into `zone` here; the TSIG secret
+        goes in the environment variable `secret_env`, as in production."""
+        return {
+            "provider": "rfc2136",
+            "nameservers": [f"{self.host}:{self.port}"],
+            "propagation_timeout_s": 10,
+            "rfc2136": {
+                "server": self.host,
+                "port": self.port,
+                "zone": zone,
+                "key_name": self.tsig_name,
+                "key_algorithm": self.tsig_algorithm,
+                "key_secret_env": secret_env,
+            },
+        }
 
     def resolver(self) -> dns.resolver.Resolver:
         """A resolver that asks only the lab BIND (no cache, no system config)."""
@@ -100,7 +125,7 @@ def start_bind(client: docker.DockerClient, lab: Lab, workdir: Path) -> LabDns:
         ports={"53/udp": port, "53/tcp": port},
         volumes={str(workdir): {"bind": "/lab", "mode": "rw"}},
     )
-    lab = LabDns(
+    lab_dns = LabDns(
         host="127.0.0.1",
         port=port,
         ip=bind_ip,
@@ -123,4 +148,4 @@ def start_bind(client: docker.DockerClient, lab: Lab, workdir: Path) -> LabDns:
             return False
 
     wait_until(answers, 30, "BIND")
-    return lab
+    return lab_dns

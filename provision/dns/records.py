@@ -1,0 +1,89 @@
+"""The DNS records a deliverable mail domain needs: pure functions of settings and keys.
+
+For `domain` with server `fqdn` (DESIGN §5): A/AAAA of `fqdn` and of
+`mta-sts.<domain>` (when `[dns] ip`/`ipv6` are set), MX, SPF, DKIM
+(`<selector>._domainkey`), DMARC (`_dmarc`), MTA-STS (`_mta-sts`, its id a
+hash of the policy caddy serves) and TLS-RPT (`_smtp._tls`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from provision.config import Settings
+from provision.dns.provider import Record
+from provision.state import DkimKey
+
+SPF_PREFIX = "v=spf1"
+MTA_STS_ID_LENGTH = 20
+
+
+@dataclass(frozen=True)
+class MailRecord:
+    """A record with what it is for. `values == ()` means: must not exist.
+
+    `shared_prefix`: the name holds other TXT values too (the domain's apex):
+    only the values starting with it are ours, the others are kept.
+    """
+
+    kind: str
+    record: Record
+    shared_prefix: str | None = None
+
+
+def mx_value(settings: Settings) -> str:
+    return f"10 {settings.fqdn}."
+
+
+def dmarc_value(settings: Settings) -> str:
+    value = f"v=DMARC1; p={settings.dns.dmarc_policy}"
+    if settings.dns.dmarc_rua:
+        value += f"; rua=mailto:{settings.dns.dmarc_rua}"
+    return value
+
+
+def mta_sts_policy(settings: Settings) -> str:
+    """The policy file served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461)."""
+    lines = [
+        "version: STSv1",
+        f"mode: {settings.mta_sts.mode}",
+        f"mx: {settings.fqdn}",
+        f"max_age: {settings.mta_sts.max_age}",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def mta_sts_value(settings: Settings) -> str:
+    """`_mta-sts` TXT; its id changes exactly when the policy text does."""
+    digest = hashlib.sha256(mta_sts_policy(settings).encode()).hexdigest()
+    return f"v=STSv1; id={digest[:MTA_STS_ID_LENGTH]}"
+
+
+def tlsrpt_value(settings: Settings) -> str:
+    return f"v=TLSRPTv1; rua=mailto:{settings.dns.tlsrpt_rua or settings.postmaster}"
+
+
+def desired_records(settings: Settings, dkim: DkimKey) -> list[MailRecord]:
+    """Every record to publish, in the order a reader expects them."""
+    dns, domain, ttl = settings.dns, settings.domain, settings.dns.ttl
+    hosts = (settings.fqdn, f"mta-sts.{domain}")
+    records: list[MailRecord] = []
+    if dns.ip is not None:
+        records += [MailRecord("A", Record(h, "A", (dns.ip,), ttl)) for h in hosts]
+        # A stale AAAA sends IPv6 senders elsewhere: without `ipv6` it must not exist.
+        v6 = (dns.ipv6,) if dns.ipv6 else ()
+        records += [MailRecord("AAAA", Record(h, "AAAA", v6, ttl)) for h in hosts]
+    records += [
+        MailRecord("MX", Record(domain, "MX", (mx_value(settings),), ttl)),
+        MailRecord("SPF", Record(domain, "TXT", (dns.spf,), ttl), shared_prefix=SPF_PREFIX),
+        MailRecord(
+            "DKIM", Record(f"{dkim.selector}._domainkey.{domain}", "TXT", (dkim.txt_value,), ttl)
+        ),
+        MailRecord("DMARC", Record(f"_dmarc.{domain}", "TXT", (dmarc_value(settings),), ttl)),
+        MailRecord("MTA-STS", Record(f"_mta-sts.{domain}", "TXT", (mta_sts_value(settings),), ttl)),
+        MailRecord(
+            "TLS-RPT", Record(f"_smtp._tls.{domain}", "TXT", (tlsrpt_value(settings),), ttl)
+        ),
+    ]
+    return records

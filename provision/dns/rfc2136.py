@@ -1,0 +1,158 @@
+"""The `rfc2136` provider: dynamic updates (RFC 2136) signed with TSIG (RFC 8945).
+
+Works with any server that accepts them: BIND, Knot, PowerDNS. Reads ask the
+same primary directly, so a read right after an update sees it.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Mapping, Sequence
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataset
+import dns.tsig
+import dns.tsigkeyring
+import dns.update
+
+from provision.config import Rfc2136Settings, secret
+from provision.dns.authoritative import (
+    Server,
+    connection_failure,
+    make_rdata,
+    query_values,
+    server_address,
+)
+from provision.dns.provider import Record, RecordType, Unpublishable, all_publishable
+from provision.errors import ConfigError, DnsError
+
+_RCODE_HINTS = {
+    dns.rcode.NOTAUTH: "the server is not authoritative for the zone or refused the TSIG key",
+    dns.rcode.REFUSED: "the server's allow-update / update-policy does not allow this key",
+    dns.rcode.NOTZONE: "the name is outside the zone",
+    dns.rcode.SERVFAIL: "see the server's log",
+}
+
+
+class Rfc2136Provider:
+    """Read, set and delete records in `zone` on `server` with one TSIG key."""
+
+    name = "rfc2136"
+
+    def __init__(
+        self,
+        server: str,
+        port: int,
+        zone: str,
+        key_name: str,
+        key_secret: str,
+        key_algorithm: str = "hmac-sha256",
+        timeout: float = 10.0,
+    ) -> None:
+        self.host = server
+        self.port = port
+        self.zone = dns.name.from_text(zone)
+        self.key_name = key_name
+        self.timeout = timeout
+        self._algorithm = dns.name.from_text(key_algorithm)
+        try:
+            self._keyring = dns.tsigkeyring.from_text({key_name: key_secret})
+        except (binascii.Error, ValueError) as e:
+            raise ConfigError(
+                f"dns.rfc2136: the TSIG secret of {key_name} is not valid base64"
+            ) from e
+        self._server: Server | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Rfc2136Settings, domain: str, environ: Mapping[str, str]
+    ) -> Rfc2136Provider:
+        key_secret = secret(settings.key_secret_env, environ, "dns.rfc2136.key_secret_env")
+        return cls(
+            settings.server,
+            settings.port,
+            settings.zone or domain,
+            settings.key_name,
+            key_secret,
+            settings.key_algorithm,
+            settings.timeout_s,
+        )
+
+    @property
+    def server(self) -> Server:
+        if self._server is None:
+            self._server = server_address(self.host, self.port)
+        return self._server
+
+    def publishable(self, records: Sequence[Record]) -> tuple[list[Record], list[Unpublishable]]:
+        return all_publishable(records)
+
+    def read(self, name: str, rtype: RecordType) -> tuple[str, ...]:
+        self._check_in_zone(name)
+        # TCP, as the updates: a closed port fails at once instead of timing out.
+        return query_values(name, rtype, self.server, self.timeout, tcp=True)
+
+    def set(self, record: Record) -> None:
+        self._check_in_zone(record.name)
+        rdataset = dns.rdataset.Rdataset(dns.rdataclass.IN, dns.rdatatype.from_text(record.rtype))
+        for value in record.values:
+            rdataset.add(make_rdata(record.rtype, value), record.ttl)
+        update = self._update()
+        update.replace(dns.name.from_text(record.name), rdataset)
+        self._send(update, f"set {record.name} {record.rtype}")
+
+    def delete(self, name: str, rtype: RecordType) -> None:
+        self._check_in_zone(name)
+        update = self._update()
+        update.delete(dns.name.from_text(name), rtype)
+        self._send(update, f"delete {name} {rtype}")
+
+    def _check_in_zone(self, name: str) -> None:
+        if not dns.name.from_text(name).is_subdomain(self.zone):
+            raise DnsError(
+                f"rfc2136: {name} is not in zone {self.zone.to_text(omit_final_dot=True)}",
+                hint="set [dns.rfc2136] zone to the zone that holds your domain",
+            )
+
+    def _update(self) -> dns.update.UpdateMessage:
+        return dns.update.UpdateMessage(
+            self.zone, keyring=self._keyring, keyalgorithm=self._algorithm
+        )
+
+    def _send(self, update: dns.update.UpdateMessage, what: str) -> None:
+        host, port = self.server
+        where = f"rfc2136 {self.host}:{self.port}"
+        try:
+            response = dns.query.tcp(update, host, port=port, timeout=self.timeout)
+        except dns.exception.Timeout as e:
+            raise DnsError(f"{where}: no answer within {self.timeout:g} s ({what})") from e
+        except (OSError, EOFError) as e:
+            raise DnsError(f"{where}: unreachable: {connection_failure(e)}") from e
+        except dns.tsig.PeerBadKey as e:
+            raise DnsError(
+                f"{where}: the server does not know TSIG key {self.key_name}",
+                hint="check [dns.rfc2136] key_name and key_algorithm",
+            ) from e
+        except (dns.tsig.PeerBadSignature, dns.tsig.BadSignature) as e:
+            raise DnsError(
+                f"{where}: the server rejected the TSIG signature of {self.key_name}",
+                hint="check the secret in the environment and key_algorithm",
+            ) from e
+        except dns.tsig.PeerBadTime as e:
+            raise DnsError(
+                f"{where}: the server rejected the TSIG time", hint="check the clocks"
+            ) from e
+        except (dns.tsig.PeerError, dns.message.UnknownTSIGKey) as e:
+            raise DnsError(f"{where}: TSIG failed ({e})") from e
+        except dns.exception.DNSException as e:
+            raise DnsError(f"{where}: {what} failed: {e}") from e
+        rcode = response.rcode()
+        if rcode != dns.rcode.NOERROR:
+            raise DnsError(
+                f"{where}: {what} refused with {dns.rcode.to_text(rcode)}",
+                hint=_RCODE_HINTS.get(rcode),
+            )
