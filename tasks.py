@@ -148,3 +148,36 @@ def check_deliverability(
 
 def _names(value: str) -> list[str]:
     return [n.strip() for n in value.split(",") if n.strip()]
+
+
+@task(
+    help={
+        **CONFIG_HELP,
+        "force": "renew even when more than 30 days remain",
+        "debug": "show tracebacks",
+    }
+)
+def certs(c: Context, config: str | None = None, force: bool = False, debug: bool = False) -> None:
+    """Issue or renew the ACME certificate (DNS-01) and reload postfix and caddy."""
+    with user_errors(debug):
+        settings = _settings(config)
+        if settings.tls.mode != "acme":
+            raise Exit(
+                f'mailsh: tls.mode is "{settings.tls.mode}": set [tls] mode = "acme" '
+                "to use ACME certificates",
+                code=1,
+            )
+        outcome = deploy.renew_certificate(settings, image.docker_client(), progress, force)
+        cert = outcome.certificate
+        if not cert.issued:
+            out.print(f"nothing to do: {cert.reason}")
+            return
+        until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
+        out.print(
+            f"[bold green]certificate issued[/] in {cert.seconds:.1f} s ({cert.reason}), "
+            f"valid until {until}"
+        )
+        if outcome.reloaded:
+            out.print(f"  postfix and caddy reloaded in {settings.container_name}")
+        else:
+            out.print("  no running container: `invoke provision` will use it")

@@ -133,11 +133,29 @@ class TlsSettings(Section):
         return self
 
 
+ACME_DIRECTORIES = {
+    "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+
+
+def _acme_directory(value: str) -> str:
+    if value in ACME_DIRECTORIES or value.startswith(("https://", "http://")):
+        return value
+    names = ", ".join(ACME_DIRECTORIES)
+    raise ValueError(f"{value!r} is neither a directory URL nor one of {names}")
+
+
 class AcmeSettings(Section):
-    directory: str = "letsencrypt"
+    directory: Annotated[str, AfterValidator(_acme_directory)] = "letsencrypt"
     email: Email | None = None
     ca_bundle: Path | None = None
     agree_tos: bool = False
+
+    @property
+    def directory_url(self) -> str:
+        """The directory URL; `letsencrypt` and `letsencrypt-staging` are shortcuts."""
+        return ACME_DIRECTORIES.get(self.directory, self.directory)
 
 
 TsigAlgorithm = Literal[
@@ -226,9 +244,15 @@ class DnsSettings(Section):
 
 
 class MtaStsSettings(Section):
-    """`[mta_sts]`: the policy caddy serves at https://mta-sts.<domain>/.well-known/."""
+    """`[mta_sts]`: the policy caddy serves at https://mta-sts.<domain>/.well-known/.
 
+    `enabled = false` drops `mta-sts.<domain>` from the site and the certificate;
+    `mx` lists the policy's MX patterns (default: the server's hostname).
+    """
+
+    enabled: bool = True
     mode: Literal["enforce", "testing", "none"] = "testing"
+    mx: list[DomainName] = []
     max_age: Annotated[int, Field(ge=86400, le=31557600)] = 604800
 
 
@@ -367,6 +391,10 @@ def parse_settings(data: Mapping[str, Any], source: str, base_dir: Path) -> Sett
         raise ConfigError(f"{source}: {first}{suffix}") from None
     if not settings.state_dir.is_absolute():
         settings = settings.model_copy(update={"state_dir": base_dir / settings.state_dir})
+    bundle = settings.acme.ca_bundle
+    if bundle is not None and not bundle.is_absolute():
+        acme = settings.acme.model_copy(update={"ca_bundle": base_dir / bundle})
+        settings = settings.model_copy(update={"acme": acme})
     return settings
 
 

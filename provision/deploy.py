@@ -14,6 +14,7 @@ from enum import StrEnum
 
 import docker
 
+from provision.certs import CertResult, ensure_acme_certificate
 from provision.config import Settings, secret
 from provision.container import (
     applied_config_hash,
@@ -71,10 +72,10 @@ def prepare_state(
             progress("created a self-signed certificate")
     elif settings.tls.mode == "files":
         _install_tls_files(settings, state)
-    elif not state.cert_file.exists():
-        raise MailshError(
-            "tls.mode is acme but no certificate has been issued yet", hint="run `invoke certs`"
-        )
+    else:
+        result = ensure_acme_certificate(settings, environ, progress)
+        if result.issued:
+            progress(f"certificate issued in {result.seconds:.1f} s")
     extra = {
         "dkim": dkim.private_pem,
         "tls-cert": state.cert_file.read_bytes(),
@@ -148,3 +149,33 @@ def provision(
     if action == Action.RELOADED and applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new configuration")
     return ProvisionResult(action, built, container.id, banner, dkim, generated)
+
+
+@dataclass(frozen=True)
+class CertsOutcome:
+    certificate: CertResult
+    reloaded: bool
+
+
+def renew_certificate(
+    settings: Settings,
+    client: docker.DockerClient,
+    progress: Progress,
+    force: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> CertsOutcome:
+    """`invoke certs`: issue or renew, then reload postfix and caddy in the running container
+    (no restart, no rebuild). Nothing happens when the certificate is not due."""
+    env = os.environ if environ is None else environ
+    result = ensure_acme_certificate(settings, env, progress, force=force)
+    if not result.issued:
+        return CertsOutcome(result, reloaded=False)
+    _, _, _, config_hash = prepare_state(settings, progress, env)
+    container = find_container(client, settings.container_name)
+    if container is None or container.status != "running":
+        return CertsOutcome(result, reloaded=False)
+    progress(f"reloading postfix and caddy in {settings.container_name}")
+    reload_config(container)
+    if applied_config_hash(container) != config_hash:
+        raise MailshError("the container did not take the new certificate")
+    return CertsOutcome(result, reloaded=True)

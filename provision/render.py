@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 
+from provision import mta_sts
 from provision.config import Settings
 from provision.files import write_atomic
 
@@ -49,9 +50,15 @@ def _environment() -> jinja2.Environment:
     )
 
 
+MTA_STS_ROOT = "caddy/mta-sts"
+
+
 def site_names(settings: Settings) -> list[str]:
-    """Names caddy serves and the certificate must cover."""
-    return [settings.fqdn, f"mta-sts.{settings.domain}"]
+    """Names caddy serves and the certificate must cover (the ACME order's names)."""
+    names = [settings.fqdn]
+    if settings.mta_sts.enabled:
+        names.append(mta_sts.policy_host(settings))
+    return names
 
 
 def template_values(settings: Settings) -> dict[str, Any]:
@@ -66,7 +73,8 @@ def template_values(settings: Settings) -> dict[str, Any]:
         "relay": settings.relay,
         "message_size_limit": settings.smtp.max_message_mb * 1024 * 1024,
         "admin_mailbox": admin if external_admin else "mailadmin",
-        "site_names": site_names(settings),
+        "mta_sts_host": mta_sts.policy_host(settings) if settings.mta_sts.enabled else None,
+        "mta_sts_path": "/" + mta_sts.POLICY_PATH,
     }
 
 
@@ -93,6 +101,8 @@ def render_configs(settings: Settings) -> dict[str, str]:
     values = template_values(settings)
     files = {path: env.get_template(t).render(values) for path, t in CONFIG_TEMPLATES.items()}
     files["mailsh/server.json"] = json.dumps(server_settings(settings), indent=2) + "\n"
+    if settings.mta_sts.enabled:
+        files[f"{MTA_STS_ROOT}/{mta_sts.POLICY_PATH}"] = mta_sts.policy_text(settings)
     return files
 
 

@@ -58,6 +58,10 @@ class StateDir:
     def relay_password_file(self) -> Path:
         return self.root / "secrets" / "relay_password"
 
+    @property
+    def acme_account_key(self) -> Path:
+        return self.root / "acme" / "account-key.pem"
+
     def dkim_key_file(self, selector: str) -> Path:
         return self.root / "dkim" / f"{selector}.private"
 

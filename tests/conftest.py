@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.fixtures.dns",
     "tests.fixtures.server",
     "tests.fixtures.deliverability",
+    "tests.fixtures.acme",
 ]
 
 

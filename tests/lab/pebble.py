@@ -1,0 +1,165 @@
+"""Pebble in the lab: an ACME server whose DNS-01 checks ask the lab BIND.
+
+Debian's pebble package ships no certificate for its HTTPS listener: one is
+made here with `cryptography` (a throwaway CA), and the client trusts that CA
+through `[acme] ca_bundle`. Pebble's own issuing root comes from its
+management endpoint (`/roots/0`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import ssl
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.lab.bind import LabDns
+from tests.lab.docker_lab import Lab, build_lab_image, host_port, run_lab_container, wait_until
+
+PEBBLE_INDEX = 60
+ACME_PORT = 14000
+MANAGEMENT_PORT = 15000
+
+
+@dataclass
+class LabPebble:
+    """How tests reach Pebble: the directory URL, the CA of its HTTPS listener, its roots."""
+
+    directory: str
+    management: str
+    ca_bundle: Path
+    container: docker.models.containers.Container = field(repr=False)
+
+    def _context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_bundle))
+
+    def root_pem(self) -> bytes:
+        """Pebble's issuing root (it changes with every Pebble start)."""
+        with urllib.request.urlopen(  # noqa: S310 - fixed https URL of the lab
+            f"{self.management}/roots/0", context=self._context(), timeout=5
+        ) as response:
+            return bytes(response.read())
+
+
+def _listener_certificate(directory: Path) -> Path:
+    """A CA and a server certificate for 127.0.0.1/localhost/pebble; returns the CA file."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mailsh lab pebble listener CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.DNSName("pebble"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pebble")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    (directory / "key.pem").chmod(0o644)  # read by pebble in the container
+    ca_file = directory / "listener-ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return ca_file
+
+
+def start_pebble(client: docker.DockerClient, lab: Lab, dns: LabDns, workdir: Path) -> LabPebble:
+    """Start Pebble on the lab network, validating DNS-01 against the lab BIND."""
+    image = build_lab_image(client, "pebble")
+    ca_file = _listener_certificate(workdir)
+    config = {
+        "pebble": {
+            "listenAddress": f"0.0.0.0:{ACME_PORT}",
+            "managementListenAddress": f"0.0.0.0:{MANAGEMENT_PORT}",
+            "certificate": "/lab/cert.pem",
+            "privateKey": "/lab/key.pem",
+            "httpPort": 5002,
+            "tlsPort": 5001,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": False,
+        }
+    }
+    (workdir / "pebble.json").write_text(json.dumps(config, indent=2))
+    container = run_lab_container(
+        client,
+        image,
+        lab,
+        role="pebble",
+        ip=lab.ip(PEBBLE_INDEX),
+        ports={f"{ACME_PORT}/tcp": None, f"{MANAGEMENT_PORT}/tcp": None},
+        volumes={str(workdir): {"bind": "/lab", "mode": "ro"}},
+        command=["-dnsserver", f"{dns.ip}:53"],
+    )
+    pebble = LabPebble(
+        directory=f"https://127.0.0.1:{host_port(container, f'{ACME_PORT}/tcp')}/dir",
+        management=f"https://127.0.0.1:{host_port(container, f'{MANAGEMENT_PORT}/tcp')}",
+        ca_bundle=ca_file,
+        container=container,
+    )
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(  # noqa: S310 - fixed https URL of the lab
+                pebble.directory, context=pebble._context(), timeout=1
+            ):
+                return True
+        except OSError:
+            container.reload()
+            if container.status == "exited":
+                raise RuntimeError(container.logs().decode()) from None
+            return False
+
+    wait_until(answers, 30, "Pebble")
+    return pebble
