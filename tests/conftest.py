@@ -18,10 +18,10 @@ from tests.lab.bind import LabDns, start_bind
 from tests.lab.docker_lab import Lab, ensure_base_image, lab_network
 
 pytest_plugins = [
-    "tests.fixtures.dns",
     "tests.fixtures.server",
-    "tests.fixtures.deliverability",
+    "tests.fixtures.dns",
     "tests.fixtures.acme",
+    "tests.fixtures.deliverability",
 ]
 
 

@@ -50,6 +50,7 @@ class Target:
     outbound_probe: Endpoint
     relay: Relay | None
     dns_provider: str
+    mta_sts_served: bool
     timeout_s: float
     cert_warn_days: int
     resolver: dns.resolver.Resolver = field(repr=False, compare=False)
@@ -96,6 +97,7 @@ def target_from_settings(
         outbound_probe=Endpoint.parse(d.outbound_probe),
         relay=relay,
         dns_provider=settings.dns.provider,
+        mta_sts_served=settings.mta_sts.enabled,
         timeout_s=d.timeout_s,
         cert_warn_days=d.cert_warn_days,
         resolver=resolver or make_resolver(d.resolvers, d.timeout_s),

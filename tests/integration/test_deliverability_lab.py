@@ -1,0 +1,74 @@
+"""The fully provisioned lab (rfc2136 DNS, Pebble certificate, receiver for client.test):
+every check passes, `invoke check-deliverability` gates on failures, and the receiver's own
+verifiers agree."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+
+from provision.deliverability.report import load_schema
+from tests.fixtures.deliverability import LabMailServer, LabZones
+
+
+def _statuses(doc: dict[str, object]) -> dict[str, str]:
+    results = doc["results"]
+    assert isinstance(results, list)
+    return {r["name"]: r["status"] for r in results}
+
+
+def test_fully_provisioned_lab_passes_every_check(lab_mail_server: LabMailServer) -> None:
+    run = lab_mail_server.check("--json")
+    doc = json.loads(run.stdout)
+    jsonschema.validate(doc, load_schema())
+    statuses = _statuses(doc)
+    assert {n: s for n, s in statuses.items() if s != "pass"} == {"relay-host": "skip"}, doc
+    assert run.returncode == 0, run.stderr
+
+
+def test_a_failing_check_makes_the_command_exit_1_and_names_the_fix(
+    lab_mail_server: LabMailServer, lab_zones: LabZones
+) -> None:
+    lab_zones.list_ip(lab_mail_server.ip)
+    try:
+        run = lab_mail_server.check("--json", "--only", "dnsbl,spf")
+    finally:
+        lab_zones.unlist_ip(lab_mail_server.ip)
+    doc = json.loads(run.stdout)
+    jsonschema.validate(doc, load_schema())
+    assert run.returncode == 1
+    assert _statuses(doc) == {"spf": "pass", "dnsbl": "fail"}
+    assert "delisting" in doc["results"][1]["fix"]
+
+
+def test_table_report_ends_with_the_summary_line(lab_mail_server: LabMailServer) -> None:
+    run = lab_mail_server.check("--only", "dns")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip().splitlines()[-1].startswith("OK: 5 checks, 5 pass in ")
+
+
+def test_unknown_check_name_is_a_one_line_error(lab_mail_server: LabMailServer) -> None:
+    run = lab_mail_server.check("--skip", "nonsense")
+    assert run.returncode == 1
+    assert "unknown check 'nonsense'" in run.stderr
+
+
+def test_mail_from_the_server_passes_spf_dkim_and_dmarc_at_the_receiver(
+    lab_mail_server: LabMailServer,
+) -> None:
+    settings = lab_mail_server.server.settings
+    sender = f"robot@{settings.domain}"
+    message = (
+        f"From: {sender}\nTo: {lab_mail_server.receiver.address}\n"
+        "Subject: receiver verdicts 5e1d\n\nhello receiver\n"
+    )
+    code, out = lab_mail_server.server.exec(
+        ["sh", "-c", f"printf '%s' '{message}' | /usr/sbin/sendmail -t -f {sender}"]
+    )
+    assert code == 0, out
+    received = lab_mail_server.receiver.wait_for("receiver verdicts 5e1d")
+    results = " ".join(str(h) for h in received.get_all("Authentication-Results", []))
+    assert "spf=pass" in results, results
+    assert "dkim=pass" in results, results
+    assert "dmarc=pass" in results, results
