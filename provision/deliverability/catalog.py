@@ -11,6 +11,7 @@ from provision.deliverability import (
     dmarc_check,
     dns_records,
     dnsbl,
+    duckdns_check,
     mta_sts_check,
     smtp_checks,
     spf_check,
@@ -37,6 +38,7 @@ CHECKS: tuple[Check, ...] = (
     Check("open-relay", "smtp", smtp_checks.check_open_relay, "relaying is refused"),
     Check("outbound-25", "smtp", smtp_checks.check_outbound_25, "port 25 reachable outbound"),
     Check("relay-host", "smtp", smtp_checks.check_relay_host, "the [relay] smarthost answers"),
+    Check("duckdns", "dns", duckdns_check.check_duckdns, "no single-TXT (DuckDNS) situation"),
 )
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import requests
+
 from provision.deliverability.dkim_check import check_dkim
 from provision.deliverability.dmarc_check import check_dmarc
 from provision.deliverability.dns_records import check_a, check_aaaa, check_mx, check_ptr
 from provision.deliverability.dnsbl import check_dnsbl
+from provision.deliverability.duckdns_check import check_duckdns
 from provision.deliverability.result import Status
 from provision.deliverability.spf_check import check_spf
 from tests.fixtures.deliverability import LabZones, Scenario, txt
 from tests.lab.bind import LabDns
+from tests.lab.duckdns import LabDuckDns
 
 OTHER_IP = "192.0.2.77"
 
@@ -211,3 +215,25 @@ def test_refused_blocklist_query_is_an_error_not_a_listing(
     outcome = check_dnsbl(published.target(lab_dns))
     assert outcome.status == Status.ERROR
     assert "refused" in outcome.observed
+
+
+def test_separate_txt_records_pass_the_duckdns_check(published: Scenario, lab_dns: LabDns) -> None:
+    assert check_duckdns(published.target(lab_dns)).status == Status.PASS
+
+
+def test_duckdns_single_txt_warns_and_names_the_missing_records(
+    lab_dns: LabDns, lab_duckdns: LabDuckDns, scenario_identity: Scenario
+) -> None:
+    value = f"v=DKIM1; k=rsa; p={scenario_identity.dkim_public_b64}"
+    response = requests.get(
+        f"{lab_duckdns.url}/update",
+        params={"domains": "checks", "token": lab_duckdns.token, "txt": value},
+        timeout=10,
+    )
+    assert response.text.startswith("OK"), response.text
+    domain = f"checks.{lab_duckdns.zone}"
+    target = scenario_identity.target(lab_dns, domain=domain, hostname=domain)
+    outcome = check_duckdns(target)
+    assert outcome.status == Status.WARN
+    assert "DKIM published, so SPF, DMARC, MTA-STS, TLS-RPT are missing" in outcome.observed
+    assert check_dkim(target).status == Status.PASS

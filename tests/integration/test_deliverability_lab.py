@@ -45,7 +45,7 @@ def test_a_failing_check_makes_the_command_exit_1_and_names_the_fix(
 def test_table_report_ends_with_the_summary_line(lab_mail_server: LabMailServer) -> None:
     run = lab_mail_server.check("--only", "dns")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.strip().splitlines()[-1].startswith("OK: 5 checks, 5 pass in ")
+    assert run.stdout.strip().splitlines()[-1].startswith("OK: 6 checks, 6 pass in ")
 
 
 def test_unknown_check_name_is_a_one_line_error(lab_mail_server: LabMailServer) -> None:
@@ -72,3 +72,41 @@ def test_mail_from_the_server_passes_spf_dkim_and_dmarc_at_the_receiver(
     assert "spf=pass" in results, results
     assert "dkim=pass" in results, results
     assert "dmarc=pass" in results, results
+
+
+def _only(server: LabMailServer, name: str) -> dict[str, str]:
+    run = server.check("--json", "--only", name)
+    result = json.loads(run.stdout)["results"][0]
+    assert isinstance(result, dict)
+    return result
+
+
+def test_missing_mta_sts_record_fails_and_says_to_publish_it(
+    lab_mail_server: LabMailServer, lab_zones: LabZones
+) -> None:
+    domain = lab_mail_server.server.settings.domain
+    with lab_zones.changed(delete=[(f"_mta-sts.{domain}", "TXT")]):
+        result = _only(lab_mail_server, "mta-sts")
+    assert result["status"] == "fail"
+    assert "dns-update" in result["fix"]
+
+
+def test_mx_not_named_by_the_mta_sts_policy_fails(
+    lab_mail_server: LabMailServer, lab_zones: LabZones
+) -> None:
+    domain = lab_mail_server.server.settings.domain
+    mx = [f"10 {lab_mail_server.server.settings.fqdn}.", f"20 backup.{domain}."]
+    # BIND refuses an MX whose in-zone target has no address.
+    with lab_zones.changed({(f"backup.{domain}", "A"): ["192.0.2.25"], (domain, "MX"): mx}):
+        result = _only(lab_mail_server, "mta-sts")
+    assert result["status"] == "fail"
+    assert f"backup.{domain} not in the policy" in result["observed"]
+    assert "[mta_sts] mx" in result["fix"]
+
+
+def test_missing_tls_rpt_record_fails(lab_mail_server: LabMailServer, lab_zones: LabZones) -> None:
+    domain = lab_mail_server.server.settings.domain
+    with lab_zones.changed(delete=[(f"_smtp._tls.{domain}", "TXT")]):
+        result = _only(lab_mail_server, "tls-rpt")
+    assert result["status"] == "fail"
+    assert f"_smtp._tls.{domain}" in result["fix"]
