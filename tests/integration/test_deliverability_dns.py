@@ -11,9 +11,10 @@ from provision.deliverability.dnsbl import check_dnsbl
 from provision.deliverability.duckdns_check import check_duckdns
 from provision.deliverability.result import Status
 from provision.deliverability.spf_check import check_spf
-from tests.fixtures.deliverability import LabZones, Scenario, txt
+from tests.fixtures.deliverability import Scenario
 from tests.lab.bind import LabDns
 from tests.lab.duckdns import LabDuckDns
+from tests.lab.zones import LabZones, txt
 
 OTHER_IP = "192.0.2.77"
 

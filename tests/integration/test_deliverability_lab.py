@@ -9,7 +9,8 @@ import json
 import jsonschema
 
 from provision.deliverability.report import load_schema
-from tests.fixtures.deliverability import LabMailServer, LabZones
+from tests.lab.mail_lab import LabMailServer
+from tests.lab.zones import LabZones
 
 
 def _statuses(doc: dict[str, object]) -> dict[str, str]:
