@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from invoke import Context, task
 from invoke.exceptions import Exit
 
-from provision import deploy, image, operate
-from provision.config import Settings, load_settings
+from provision import client, deploy, image, operate
+from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
 from provision.console import err, out, progress, user_errors
+from provision.container import find_container
 from provision.dns import publish as dns_publish
+from provision.request_mail import FORMATS
 
 CONFIG_HELP = {"config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"}
 
@@ -107,6 +110,136 @@ def dns_update(
 
 
 @task(
+    help={
+        **CONFIG_HELP,
+        "force": "renew even when more than 30 days remain",
+        "debug": "show tracebacks",
+    }
+)
+def certs(c: Context, config: str | None = None, force: bool = False, debug: bool = False) -> None:
+    """Issue or renew the ACME certificate (DNS-01) and reload postfix and caddy."""
+    with user_errors(debug):
+        settings = _settings(config)
+        if settings.tls.mode != "acme":
+            raise Exit(
+                f'mailsh: tls.mode is "{settings.tls.mode}": set [tls] mode = "acme" '
+                "to use ACME certificates",
+                code=1,
+            )
+        outcome = deploy.renew_certificate(settings, image.docker_client(), progress, force)
+        cert = outcome.certificate
+        if not cert.issued:
+            out.print(f"nothing to do: {cert.reason}")
+            return
+        until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
+        out.print(
+            f"[bold green]certificate issued[/] in {cert.seconds:.1f} s ({cert.reason}), "
+            f"valid until {until}"
+        )
+        if outcome.reloaded:
+            out.print(f"  postfix and caddy reloaded in {settings.container_name}")
+        else:
+            out.print("  no running container: `invoke provision` will use it")
+
+
+@task(
+    help={
+        **CONFIG_HELP,
+        "name": "your name for the key's user ID",
+        "email": "your e-mail address (replies go there)",
+        "rsa": "RSA 4096 as in the original shell-by-mail (default ed25519/cv25519)",
+        "passphrase_env": "environment variable holding a passphrase (default: none)",
+    }
+)
+def keygen(
+    c: Context,
+    name: str,
+    email: str,
+    rsa: bool = False,
+    passphrase_env: str | None = None,
+    config: str | None = None,
+) -> None:
+    """Create your signing key in your GnuPG home and export its public half for `trust`."""
+    with user_errors():
+        settings = _settings(config)
+        gpg = client.user_gpg()
+        passphrase = os.environ.get(passphrase_env) if passphrase_env else None
+        fpr = client.keygen(gpg, name, email, rsa=rsa, passphrase=passphrase)
+        path = client.export_public(
+            gpg, fpr, settings.state_dir.resolve() / "client" / f"{fpr}.asc"
+        )
+        out.print(f"created key {fpr}")
+        out.print(f"public key: {path}", soft_wrap=True)
+        out.print(f"next: invoke trust {path}", soft_wrap=True)
+
+
+@task(help={**CONFIG_HELP, "path": "an ASCII-armored public key file"})
+def trust(c: Context, path: str, config: str | None = None) -> None:
+    """Trust a public key: store it, list it in mailsh.toml, apply to the running server."""
+    with user_errors():
+        config_path = find_config(Path(config) if config else None, os.environ)
+        config_path = config_path or Path.cwd() / CONFIG_FILENAME
+        settings = load_settings(config_path) if config_path.exists() else _settings(None)
+        fpr = client.trust(settings, config_path, Path(path), client.user_gpg())
+        out.print(f"trusted {fpr} (in {config_path})", soft_wrap=True)
+        settings = load_settings(config_path)
+        docker_client = image.docker_client()
+        if find_container(docker_client, settings.container_name) is not None:
+            result = deploy.provision(settings, docker_client, progress)
+            out.print(f"server updated ({result.action.value})")
+
+
+@task(
+    help={
+        **CONFIG_HELP,
+        "command": "the shell command to run on the server",
+        "file": "read the command (a script) from this file instead",
+        "format": "pgp-mime (default), clearsign, attachment or uuencode",
+        "wait": "wait for the reply and print the command's output",
+        "timeout": "seconds to wait for the reply",
+        "key": "signing key (fingerprint or address; default [client] key)",
+    }
+)
+def send(
+    c: Context,
+    command: str | None = None,
+    file: str | None = None,
+    format: str = "pgp-mime",
+    wait: bool = False,
+    timeout: float = 120.0,
+    key: str | None = None,
+    config: str | None = None,
+) -> None:
+    """Sign a command with your key and mail it to the server (optionally wait for the reply)."""
+    with user_errors():
+        if format not in FORMATS:
+            raise Exit(f"mailsh: --format must be one of {', '.join(FORMATS)}", code=1)
+        if (command is None) == (file is None):
+            raise Exit("mailsh: give --command CMD or --file SCRIPT", code=1)
+        text = Path(file).read_text() if file else f"{command}\n"
+        settings = _settings(config)
+        sent = client.send(
+            settings,
+            client.user_gpg(),
+            text,
+            format,  # type: ignore[arg-type]
+            key=key,
+            wait=timeout if wait else None,
+            environ=os.environ,
+            docker_client=image.docker_client,
+        )
+        if not wait:
+            err.print(f"sent {sent.message_id} to {settings.request_recipient}")
+            return
+        sys.stdout.write(sent.stdout)
+        sys.stderr.write(sent.stderr)
+        if sent.result in ("refused", "interrupted"):
+            raise Exit(f"mailsh: request {sent.result}", code=1)
+        if sent.exit_status:
+            raise Exit(code=sent.exit_status)
+
+
+@task(
     name="check-deliverability",
     help={
         **CONFIG_HELP,
@@ -148,36 +281,3 @@ def check_deliverability(
 
 def _names(value: str) -> list[str]:
     return [n.strip() for n in value.split(",") if n.strip()]
-
-
-@task(
-    help={
-        **CONFIG_HELP,
-        "force": "renew even when more than 30 days remain",
-        "debug": "show tracebacks",
-    }
-)
-def certs(c: Context, config: str | None = None, force: bool = False, debug: bool = False) -> None:
-    """Issue or renew the ACME certificate (DNS-01) and reload postfix and caddy."""
-    with user_errors(debug):
-        settings = _settings(config)
-        if settings.tls.mode != "acme":
-            raise Exit(
-                f'mailsh: tls.mode is "{settings.tls.mode}": set [tls] mode = "acme" '
-                "to use ACME certificates",
-                code=1,
-            )
-        outcome = deploy.renew_certificate(settings, image.docker_client(), progress, force)
-        cert = outcome.certificate
-        if not cert.issued:
-            out.print(f"nothing to do: {cert.reason}")
-            return
-        until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
-        out.print(
-            f"[bold green]certificate issued[/] in {cert.seconds:.1f} s ({cert.reason}), "
-            f"valid until {until}"
-        )
-        if outcome.reloaded:
-            out.print(f"  postfix and caddy reloaded in {settings.container_name}")
-        else:
-            out.print("  no running container: `invoke provision` will use it")

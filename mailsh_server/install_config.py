@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import grp
+import json
 import os
 import pwd
 import shutil
@@ -22,9 +23,11 @@ from mailsh_server.paths import (
     RENDERED,
     RUN_DIR,
     SERVER_DIR,
+    SERVER_SETTINGS,
     STATE,
     TLS_DIR,
 )
+from mailsh_server.trusted_keys import build_keyring
 
 TARGETS = {
     "postfix": Path("/etc/postfix"),
@@ -32,7 +35,9 @@ TARGETS = {
     "caddy": Path("/etc/caddy"),
     "supervisor": Path("/etc/supervisor"),
     "mailsh": Path("/etc/mailsh"),
+    "sudoers": Path("/etc/sudoers.d"),
 }
+MODES = {"sudoers": 0o440}
 
 
 def _chown(path: Path, user: str, group: str | None = None) -> None:
@@ -56,7 +61,7 @@ def install_files() -> None:
         if not source.is_dir():
             continue
         for src in sorted(p for p in source.rglob("*") if p.is_file()):
-            _copy(src, target / src.relative_to(source), 0o644)
+            _copy(src, target / src.relative_to(source), MODES.get(section, 0o644))
 
     DKIM_DIR.mkdir(parents=True, exist_ok=True)
     _chown(DKIM_DIR, "opendkim")
@@ -73,22 +78,38 @@ def install_files() -> None:
     else:
         Path("/etc/postfix/relay_password").unlink(missing_ok=True)
 
+    os.chmod(STATE, 0o711)  # noqa: S103 - traverse only: the handler reaches server/
     for d, owner, mode in (
         (Path("/var/spool/postfix/opendkim"), "opendkim", 0o750),
         (Path("/run/opendkim"), "opendkim", 0o755),
         (Path("/var/lib/caddy"), "caddy", 0o700),
-        (SERVER_DIR, "mailsh", 0o700),
+        (SERVER_DIR, "mailsh-server", 0o700),
     ):
         d.mkdir(parents=True, exist_ok=True)
         _chown(d, owner)
         os.chmod(d, mode)
 
+    install_request_handler()
     subprocess.run(["postalias", "/etc/postfix/aliases"], check=True)
     Path("/etc/mailname").write_text(_postconf("myhostname") + "\n")
 
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     hash_file = RENDERED / ".config-hash"
     APPLIED_HASH.write_text(hash_file.read_text() if hash_file.exists() else "")
+
+
+def install_request_handler() -> None:
+    """run_as users exist, and the handler's keyring holds exactly the trusted keys."""
+    server = json.loads(SERVER_SETTINGS.read_text())
+    for user in server.get("run_as_users", []):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--create-home", "--shell", "/bin/bash", user], check=True
+            )
+    fingerprints = [str(k["fingerprint"]) for k in server.get("keys", [])]
+    build_keyring(STATE / "trusted", fingerprints, SERVER_DIR)
 
 
 def _postconf(name: str) -> str:

@@ -272,6 +272,9 @@ class RequestSettings(Section):
     max_age_s: Annotated[int, Field(ge=10)] = 600
     reply_on_reject: bool = False
     require_binding: bool = False
+    # None: keep replies in a local mailbox only in local mode (no relay,
+    # self-signed TLS, manual DNS); see provision.render.catches_replies.
+    catch_replies: bool | None = None
 
 
 class TrustedKey(Section):
@@ -281,9 +284,18 @@ class TrustedKey(Section):
 
 
 class ClientSettings(Section):
+    """`invoke send`: the signing key, and the user's own mail account for real use.
+
+    With no `smtp`, requests go to the local server's published port; with no
+    `imap`, `--wait` reads the reply from the local-mode reply mailbox.
+    """
+
     key: str | None = None
+    address: Email | None = None
     smtp: str | None = None
     imap: str | None = None
+    username: str | None = None
+    password_env: EnvName | None = None
 
 
 def _host_port(value: str) -> str:

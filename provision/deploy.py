@@ -81,6 +81,8 @@ def prepare_state(
         "tls-cert": state.cert_file.read_bytes(),
         "tls-key": state.key_file.read_bytes(),
         "relay": _write_relay_secret(settings, state, environ),
+        # A trusted key re-imported with new user IDs must reach the handler's keyring.
+        "trusted": b"".join(p.read_bytes() for p in sorted(state.trusted_dir.glob("*.asc"))),
     }
     digest = write_rendered(state.rendered, render_configs(settings), extra)
     return state, dkim, generated, digest

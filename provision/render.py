@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ CONFIG_TEMPLATES: dict[str, str] = {
     "postfix/main.cf": "postfix/main.cf.j2",
     "postfix/master.cf": "postfix/master.cf.j2",
     "postfix/aliases": "postfix/aliases.j2",
+    "postfix/transport": "postfix/transport.j2",
+    "postfix/catch_replies": "postfix/catch_replies.j2",
+    "sudoers/mailsh": "sudoers.j2",
     "opendkim/opendkim.conf": "opendkim/opendkim.conf.j2",
     "opendkim/KeyTable": "opendkim/KeyTable.j2",
     "opendkim/SigningTable": "opendkim/SigningTable.j2",
@@ -37,6 +41,8 @@ CONFIG_TEMPLATES: dict[str, str] = {
 }
 
 HASH_FILE = ".config-hash"
+REQUEST_CONCURRENCY = 20
+REQUEST_TIME_MARGIN_S = 120
 
 
 def _environment() -> jinja2.Environment:
@@ -75,7 +81,35 @@ def template_values(settings: Settings) -> dict[str, Any]:
         "admin_mailbox": admin if external_admin else "mailadmin",
         "mta_sts_host": mta_sts.policy_host(settings) if settings.mta_sts.enabled else None,
         "mta_sts_path": "/" + mta_sts.POLICY_PATH,
+        "request_recipient": settings.request_recipient,
+        "request_concurrency": REQUEST_CONCURRENCY,
+        "request_time_limit_s": settings.requests.timeout_s + REQUEST_TIME_MARGIN_S,
+        "catch_replies": catches_replies(settings),
+        "local_domain_pattern": "|".join(re.escape(d) for d in local_domains(settings)),
+        "run_as_users": run_as_users(settings),
     }
+
+
+def local_domains(settings: Settings) -> list[str]:
+    """The domains postfix delivers locally (its mydestination)."""
+    return [settings.fqdn, f"localhost.{settings.domain}", "localhost", settings.domain]
+
+
+def catches_replies(settings: Settings) -> bool:
+    """Local mode keeps outgoing mail in a local mailbox: no relay, self-signed, manual DNS."""
+    if settings.requests.catch_replies is not None:
+        return settings.requests.catch_replies
+    return (
+        settings.relay is None
+        and settings.tls.mode == "self-signed"
+        and settings.dns.provider == "manual"
+    )
+
+
+def run_as_users(settings: Settings) -> list[str]:
+    """Every user a request may run as: the default and each key's own."""
+    users = [settings.requests.run_as] + [k.run_as for k in settings.keys if k.run_as]
+    return sorted(set(users))
 
 
 def server_settings(settings: Settings) -> dict[str, Any]:
@@ -91,6 +125,7 @@ def server_settings(settings: Settings) -> dict[str, Any]:
         "max_age_s": req.max_age_s,
         "reply_on_reject": req.reply_on_reject,
         "require_binding": req.require_binding,
+        "run_as_users": run_as_users(settings),
         "keys": [k.model_dump(mode="json") for k in settings.keys],
     }
 

@@ -68,7 +68,8 @@ class StateDir:
     def ensure(self) -> None:
         for d in (self.root, self.rendered, self.tls_dir, self.server_dir, self.trusted_dir):
             d.mkdir(parents=True, exist_ok=True)
-        self.root.chmod(0o700)
+        # 0711: the request handler (mailsh-server) must reach server/; nothing is listable.
+        self.root.chmod(0o711)
 
 
 @dataclass(frozen=True)

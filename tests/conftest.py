@@ -21,6 +21,8 @@ pytest_plugins = [
     "tests.fixtures.server",
     "tests.fixtures.dns",
     "tests.fixtures.acme",
+    "tests.fixtures.gpg",
+    "tests.fixtures.requests",
     "tests.fixtures.deliverability",
 ]
 

@@ -1,0 +1,188 @@
+"""Handle one request mail (DESIGN §4): verify, run at most once, answer.
+
+`handle` decides and acts through the objects passed in, so tests drive it
+with a real keyring and journal but no postfix. `main` is postfix's pipe
+transport: the message on stdin; exit 0 once it is answered or refused and
+logged, 75 (EX_TEMPFAIL) when postfix should keep it and retry.
+"""
+
+from __future__ import annotations
+
+import sys
+import syslog
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from mailsh_server.gpgstatus import parse_status
+from mailsh_server.journal import Claim, ReplayJournal
+from mailsh_server.keyring import Keyring
+from mailsh_server.message import (
+    Envelope,
+    RequestRefused,
+    envelope_of,
+    parse_request,
+    signed_entity_body,
+)
+from mailsh_server.paths import SERVER_DIR, SERVER_SETTINGS
+from mailsh_server.reply import notice_reply, result_reply, send
+from mailsh_server.run import RunResult, run_command
+from mailsh_server.settings import ServerSettings, load_settings
+from mailsh_server.verify import Accepted, accept
+
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+EX_TEMPFAIL = 75
+
+Runner = Callable[[str, str, int, int], RunResult]
+Sender = Callable[[bytes, str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one request; `log_line` is what `invoke logs` shows."""
+
+    result: str
+    reason: str
+    signer: str | None = None
+    digest: str | None = None
+    reply_to: str | None = None
+    exit_status: int | None = None
+
+    @property
+    def log_line(self) -> str:
+        fields = [self.result]
+        for name in ("signer", "reply_to", "exit_status"):
+            value = getattr(self, name)
+            if value is not None:
+                fields.append(f"{name}={value}")
+        if self.digest:
+            fields.append(f"request={self.digest[:16]}")
+        fields.append(f"reason={self.reason}")
+        return " ".join(fields)
+
+
+def _headers_only(raw: bytes) -> Envelope:
+    return envelope_of(BytesParser(policy=email_policy.compat32).parsebytes(raw, headersonly=True))
+
+
+class RequestHandler:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        keyring: Keyring,
+        journal: ReplayJournal,
+        runner: Runner = run_command,
+        sender: Sender = send,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.keyring = keyring
+        self.journal = journal
+        self.runner = runner
+        self.sender = sender
+        self.clock = clock
+
+    def _answer(self, msg: EmailMessage, to: str) -> None:
+        self.sender(msg.as_bytes(), to)
+
+    def _refuse(self, envelope: Envelope, reason: str, signer: str | None) -> Outcome:
+        to: str | None = None
+        if signer is not None:
+            key = self.settings.policy.keys[signer]
+            to = key.reply_to or next(iter(self.keyring.addresses(signer)), None)
+        elif self.settings.reply_on_reject and not envelope.auto_submitted:
+            to = envelope.reply_address
+        if to is not None:
+            text = f"mailsh refused this request: {reason}\nNothing was executed."
+            self._answer(notice_reply(envelope, self.settings.recipient, to, "refused", text), to)
+        return Outcome("refused", reason, signer=signer, reply_to=to)
+
+    def handle(self, raw: bytes) -> Outcome:
+        envelope = _headers_only(raw)
+        signer: str | None = None
+        try:
+            request = parse_request(raw, MAX_REQUEST_BYTES)
+            envelope = request.envelope
+            if request.payload.kind == "encrypted":
+                raise RequestRefused("encrypted request but this server has no key of its own")
+            output = self.keyring.verify(request.payload)
+            status = parse_status(output.status)
+            if status.valid and status.primary_fingerprint in self.settings.policy.keys:
+                signer = status.primary_fingerprint
+            signed = output.data
+            if status.valid and request.payload.kind == "detached":
+                signed = signed_entity_body(signed)
+            accepted = accept(
+                status,
+                signed,
+                envelope,
+                self.keyring.addresses,
+                self.journal.answered,
+                self.settings.policy,
+                self.clock(),
+            )
+        except RequestRefused as e:
+            return self._refuse(envelope, e.reason, signer)
+        return self._execute(envelope, accepted)
+
+    def _execute(self, envelope: Envelope, accepted: Accepted) -> Outcome:
+        sender = self.settings.recipient
+        digest, signer, to = accepted.digest, accepted.signer, accepted.reply_address
+        claim = self.journal.claim(
+            digest, signer, accepted.signed_at, envelope.message_id, self.clock()
+        )
+        if claim == Claim.RUNNING:
+            return self._refuse(envelope, "replay of a request that is still running", signer)
+        if claim == Claim.FINISHED:
+            entry = self.journal.entry(digest)
+            assert entry is not None and entry.reply is not None
+            self.sender(entry.reply, to)
+            self.journal.reply_sent(digest)
+            return Outcome("answered", "reply sent again after a failed send", signer, digest, to)
+        if claim == Claim.INTERRUPTED:
+            text = (
+                "mailsh: this request was interrupted (the handler stopped while it ran) "
+                "and is not re-run.\nCheck its effects and send a new request if needed."
+            )
+            reply = notice_reply(envelope, sender, to, "interrupted", text).as_bytes()
+            self.journal.finish(digest, "interrupted", reply, self.clock())
+            outcome = Outcome("interrupted", "interrupted, not re-run", signer, digest, to)
+        else:
+            s = self.settings
+            run = self.runner(accepted.command, accepted.run_as, s.timeout_s, s.max_output_bytes)
+            reply = result_reply(envelope, sender, to, run).as_bytes()
+            self.journal.finish(digest, f"exit {run.exit_status}", reply, self.clock())
+            reason = "timed out" if run.timed_out else "ran"
+            outcome = Outcome("accepted", reason, signer, digest, to, run.exit_status)
+        self.sender(reply, to)
+        self.journal.reply_sent(digest)
+        return outcome
+
+
+def log(outcome: Outcome) -> None:
+    syslog.openlog("mailsh-request", syslog.LOG_PID, syslog.LOG_MAIL)
+    level = syslog.LOG_INFO if outcome.result in ("accepted", "answered") else syslog.LOG_WARNING
+    syslog.syslog(level, outcome.log_line)
+
+
+def main() -> int:
+    raw = sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
+    try:
+        settings = load_settings(SERVER_SETTINGS)
+        journal = ReplayJournal(SERVER_DIR / "journal.sqlite3")
+        keyring = Keyring(SERVER_DIR / "gnupg")
+        outcome = RequestHandler(settings, keyring, journal).handle(raw)
+        journal.prune(time.time(), settings.policy.max_age_s)
+    except Exception as e:
+        syslog.syslog(syslog.LOG_ERR, f"temporary failure, postfix will retry: {e!r}")
+        print(f"mailsh: temporary failure: {e}", file=sys.stderr)
+        return EX_TEMPFAIL
+    log(outcome)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

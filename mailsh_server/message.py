@@ -1,0 +1,237 @@
+"""Find the signed payload of a request mail (DESIGN §4 formats), without verifying it.
+
+Pure: bytes in, a `ParsedRequest` out, or `RequestRefused` with the reason.
+Everything outside the OpenPGP data is ignored by later steps; only the
+signed bytes ever run.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import quopri
+import re
+from dataclasses import dataclass
+from email import errors as email_errors
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
+from email.utils import getaddresses
+from typing import Literal
+
+MAX_DEPTH = 4
+_FATAL_DEFECTS = (
+    email_errors.NoBoundaryInMultipartDefect,
+    email_errors.StartBoundaryNotFoundDefect,
+    email_errors.CloseBoundaryNotFoundDefect,
+    email_errors.MultipartInvariantViolationDefect,
+    email_errors.InvalidMultipartContentTransferEncodingDefect,
+    email_errors.MissingHeaderBodySeparatorDefect,
+)
+_CLEARSIGNED = re.compile(
+    rb"^-----BEGIN PGP SIGNED MESSAGE-----\r?\n.*?^-----END PGP SIGNATURE-----[ \t]*$",
+    re.M | re.S,
+)
+_ARMORED = re.compile(
+    rb"^-----BEGIN PGP MESSAGE-----\r?\n.*?^-----END PGP MESSAGE-----[ \t]*$", re.M | re.S
+)
+_UU_BEGIN = re.compile(rb"^begin [0-7]{3,4} \S.*$", re.M)
+_UU_END = re.compile(rb"^end[ \t]*\r?$", re.M)
+
+PayloadKind = Literal["opaque", "clearsigned", "detached", "encrypted"]
+
+
+class RequestRefused(Exception):
+    """The request breaks a rule; `reason` is logged (and maybe answered)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The headers a reply needs."""
+
+    subject: str
+    message_id: str | None
+    references: str | None
+    reply_address: str | None
+    auto_submitted: bool
+
+
+@dataclass(frozen=True)
+class Payload:
+    """OpenPGP data to hand to gpg; for `detached`, `data` is the signed MIME entity."""
+
+    kind: PayloadKind
+    data: bytes
+    signature: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    envelope: Envelope
+    payload: Payload
+
+
+def _header(msg: Message, name: str) -> str | None:
+    value = msg.get(name)
+    return " ".join(str(value).split()) if value is not None else None
+
+
+def envelope_of(msg: Message) -> Envelope:
+    reply_to = getaddresses([str(v) for v in msg.get_all("Reply-To", [])])
+    sender = getaddresses([str(v) for v in msg.get_all("From", [])])
+    address = next((a for _, a in reply_to + sender if "@" in a), None)
+    auto = (_header(msg, "Auto-Submitted") or "no").lower()
+    return Envelope(
+        subject=_header(msg, "Subject") or "",
+        message_id=_header(msg, "Message-ID"),
+        references=_header(msg, "References"),
+        reply_address=address.lower() if address else None,
+        auto_submitted=auto != "no",
+    )
+
+
+def decode_uu(block: bytes) -> bytes:
+    """Decode a uuencoded block (`begin ...` to `end`), refusing broken lines."""
+    out = bytearray()
+    lines = block.replace(b"\r\n", b"\n").split(b"\n")
+    for line in lines[1:]:
+        if line.strip() == b"end":
+            return bytes(out)
+        if not line.strip():
+            continue
+        try:
+            out += binascii.a2b_uu(line)
+        except binascii.Error as e:
+            raise RequestRefused(f"broken uuencode: {e}") from None
+    raise RequestRefused("broken uuencode: no end line")
+
+
+def _decoded_body(part: Message) -> bytes:
+    payload = part.get_payload(decode=False)
+    if not isinstance(payload, str):
+        raise RequestRefused("malformed MIME: leaf part without a body")
+    raw = payload.encode("ascii", "surrogateescape")
+    cte = str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower()
+    if cte == "base64":
+        try:
+            return base64.b64decode(b"".join(raw.split()), validate=True)
+        except binascii.Error as e:
+            raise RequestRefused(f"broken base64: {e}") from None
+    if cte == "quoted-printable":
+        return quopri.decodestring(raw)
+    if cte in ("x-uuencode", "uuencode", "x-uue", "uue"):
+        begin = _UU_BEGIN.search(raw)
+        if begin is None:
+            raise RequestRefused("broken uuencode: no begin line")
+        return decode_uu(raw[begin.start() :])
+    if cte in ("7bit", "8bit", "binary"):
+        return raw
+    raise RequestRefused(f"unknown Content-Transfer-Encoding {cte!r}")
+
+
+def _is_binary_openpgp(data: bytes) -> bool:
+    """A binary (non-armored) OpenPGP message starts with a packet tag byte."""
+    return bool(data) and data[0] & 0x80 != 0
+
+
+def payloads_in_text(data: bytes) -> list[Payload]:
+    """Armored, clear-signed and uuencoded OpenPGP data inside one decoded body."""
+    found = [Payload("clearsigned", m.group(0)) for m in _CLEARSIGNED.finditer(data)]
+    found += [Payload("opaque", m.group(0)) for m in _ARMORED.finditer(data)]
+    for begin in _UU_BEGIN.finditer(data):
+        end = _UU_END.search(data, begin.end())
+        if end is None:
+            raise RequestRefused("broken uuencode: no end line")
+        inner = decode_uu(data[begin.start() : end.end()])
+        found += payloads_in_text(inner) or (
+            [Payload("opaque", inner)] if _is_binary_openpgp(inner) else []
+        )
+    if not found and _is_binary_openpgp(data):
+        found.append(Payload("opaque", data))
+    return found
+
+
+def first_part_bytes(raw: bytes, boundary: str) -> bytes:
+    """The exact bytes of a multipart's first body part (RFC 3156 signs these), CRLF."""
+    text = raw.replace(b"\r\n", b"\n")
+    delimiter = b"--" + boundary.encode("ascii", "surrogateescape")
+    start = re.search(rb"(?m)^" + re.escape(delimiter) + rb"[ \t]*\n", text)
+    if start is None:
+        raise RequestRefused("malformed MIME: multipart/signed boundary not found")
+    end = text.find(b"\n" + delimiter, start.end())
+    if end < 0:
+        raise RequestRefused("malformed MIME: multipart/signed has no second part")
+    return text[start.end() : end].replace(b"\n", b"\r\n")
+
+
+def _children(part: Message) -> list[Message]:
+    payload = part.get_payload()
+    if not isinstance(payload, list):
+        raise RequestRefused("malformed MIME: multipart without parts")
+    return [p for p in payload if isinstance(p, Message)]
+
+
+def _signed_part(raw: bytes, part: Message) -> Payload:
+    parts = _children(part)
+    protocol = str(part.get_param("protocol", "") or "").lower()
+    if protocol != "application/pgp-signature" or len(parts) != 2:
+        raise RequestRefused("malformed PGP/MIME: multipart/signed needs a body and a signature")
+    boundary = part.get_boundary()
+    if boundary is None:
+        raise RequestRefused("malformed MIME: multipart/signed without a boundary")
+    signature = _decoded_body(parts[1])
+    return Payload("detached", first_part_bytes(raw, boundary), signature)
+
+
+def _collect(raw: bytes, part: Message, depth: int, found: list[Payload]) -> None:
+    if depth > MAX_DEPTH:
+        raise RequestRefused(f"MIME nested deeper than {MAX_DEPTH} levels")
+    if any(isinstance(d, _FATAL_DEFECTS) for d in part.defects):
+        names = ", ".join(type(d).__name__ for d in part.defects)
+        raise RequestRefused(f"malformed MIME ({names})")
+    ctype = part.get_content_type()
+    if ctype == "multipart/signed":
+        found.append(_signed_part(raw, part))
+    elif ctype == "multipart/encrypted":
+        parts = _children(part)
+        if len(parts) != 2:
+            raise RequestRefused("malformed PGP/MIME: multipart/encrypted needs two parts")
+        found.append(Payload("encrypted", _decoded_body(parts[1])))
+    elif part.is_multipart():
+        for child in _children(part):
+            _collect(raw, child, depth + 1, found)
+    elif ctype != "application/pgp-signature":
+        found.extend(payloads_in_text(_decoded_body(part)))
+
+
+def parse_request(raw: bytes, max_bytes: int) -> ParsedRequest:
+    """The one signed (or encrypted) payload of a request mail."""
+    if len(raw) > max_bytes:
+        raise RequestRefused(f"message of {len(raw)} bytes is over the {max_bytes}-byte limit")
+    if not raw.strip():
+        raise RequestRefused("empty message")
+    msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+    envelope = envelope_of(msg)
+    found: list[Payload] = []
+    _collect(raw, msg, 0, found)
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise RequestRefused("no signed command in the message")
+    if len(unique) > 1:
+        raise RequestRefused(f"{len(unique)} signed blocks in one message (send one per mail)")
+    return ParsedRequest(envelope, unique[0])
+
+
+def signed_entity_body(entity: bytes) -> bytes:
+    """The command inside a PGP/MIME signed entity: its first text/plain part, decoded."""
+    msg = BytesParser(policy=policy.compat32).parsebytes(entity)
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        if part.get_content_type() == "text/plain":
+            return _decoded_body(part)
+    raise RequestRefused("the signed MIME part holds no text/plain command")

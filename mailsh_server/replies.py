@@ -1,0 +1,89 @@
+"""Read the local-mode reply mailbox (mailsh-replies): for `invoke send --wait` and benchmarks.
+
+`--in-reply-to ID` prints the first reply to that Message-ID (waiting up to
+`--timeout`); `--follow` prints `<unix time> <In-Reply-To>` for each reply as
+it arrives, so a host-side benchmark can time deliveries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+
+MAILBOX = Path("/var/mail/mailsh-replies")
+_FROM_LINE = re.compile(rb"^From \S+ ", re.M)
+POLL_S = 0.002
+
+
+def split_mbox(data: bytes) -> list[bytes]:
+    """Complete messages of an mbox (postfix ends each with an empty line)."""
+    starts = [m.start() for m in _FROM_LINE.finditer(data)]
+    messages = []
+    for begin, end in zip(starts, [*starts[1:], len(data)], strict=True):
+        chunk = data[begin:end]
+        if end == len(data) and not chunk.endswith(b"\n\n"):
+            break  # still being written
+        messages.append(chunk.split(b"\n", 1)[1])
+    return messages
+
+
+def in_reply_to(message: bytes) -> str:
+    header = message_from_bytes(message).get("In-Reply-To")
+    return " ".join(str(header).split()) if header else ""
+
+
+def follow(mailbox: Path) -> Iterator[tuple[float, bytes]]:
+    offset = mailbox.stat().st_size if mailbox.exists() else 0
+    while True:
+        try:
+            with mailbox.open("rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        messages = split_mbox(data) if data else []
+        now = time.time()
+        for message in messages:
+            yield now, message
+        if messages:
+            starts = [m.start() for m in _FROM_LINE.finditer(data)]
+            offset += starts[len(messages)] if len(messages) < len(starts) else len(data)
+        time.sleep(POLL_S)
+
+
+def find_reply(mailbox: Path, message_id: str) -> bytes | None:
+    if not mailbox.exists():
+        return None
+    for message in split_mbox(mailbox.read_bytes()):
+        if in_reply_to(message) == message_id:
+            return message
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--in-reply-to")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--follow", action="store_true")
+    args = parser.parse_args(argv)
+    if args.follow:
+        for when, message in follow(MAILBOX):
+            print(f"{when:.6f} {in_reply_to(message)}", flush=True)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        reply = find_reply(MAILBOX, args.in_reply_to)
+        if reply is not None:
+            sys.stdout.buffer.write(reply)
+            return 0
+        time.sleep(0.05)
+    print(f"no reply to {args.in_reply_to} after {args.timeout:g} s", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

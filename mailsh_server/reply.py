@@ -1,0 +1,84 @@
+"""Replies: built as plain EmailMessages (pure), sent through the local postfix."""
+
+from __future__ import annotations
+
+import subprocess
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from mailsh_server.message import Envelope
+from mailsh_server.run import Captured, RunResult
+
+RESULT_HEADER = "X-Mailsh-Result"
+EXIT_HEADER = "X-Mailsh-Exit-Status"
+SENDMAIL = "/usr/sbin/sendmail"
+
+
+def _subject(original: str) -> str:
+    return original if original.lower().startswith("re:") else f"Re: {original}".rstrip()
+
+
+def _base(envelope: Envelope, sender: str, to: str, result: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = _subject(envelope.subject or "mailsh request")
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
+    if envelope.message_id:
+        msg["In-Reply-To"] = envelope.message_id
+        refs = f"{envelope.references} {envelope.message_id}" if envelope.references else None
+        msg["References"] = refs or envelope.message_id
+    msg["Auto-Submitted"] = "auto-replied"
+    msg[RESULT_HEADER] = result
+    return msg
+
+
+def _stream_text(name: str, captured: Captured) -> str:
+    text = captured.data.decode("utf-8", "replace")
+    if captured.truncated:
+        text += (
+            f"\n[mailsh: {name} truncated: {captured.total} bytes, "
+            f"first {len(captured.data)} shown (max_output_bytes)]\n"
+        )
+    return text
+
+
+def result_reply(envelope: Envelope, sender: str, to: str, run: RunResult) -> EmailMessage:
+    """Exit status, duration, stdout and stderr (as inline text parts, named for clients)."""
+    msg = _base(envelope, sender, to, "timeout" if run.timed_out else "done")
+    msg[EXIT_HEADER] = str(run.exit_status)
+    summary = [f"exit status: {run.exit_status}", f"duration: {run.duration_s:.3f} s"]
+    if run.timed_out:
+        summary.append("the command ran past timeout_s and was killed with its children")
+    for name, captured in (("stdout", run.stdout), ("stderr", run.stderr)):
+        summary.append(
+            f"{name}: {captured.total} bytes" + (" (truncated)" if captured.truncated else "")
+        )
+    msg.set_content("\n".join(summary) + "\n")
+    for name, captured in (("stdout", run.stdout), ("stderr", run.stderr)):
+        msg.add_attachment(
+            _stream_text(name, captured),
+            subtype="plain",
+            disposition="inline",
+            filename=f"{name}.txt",
+        )
+    return msg
+
+
+def notice_reply(envelope: Envelope, sender: str, to: str, result: str, text: str) -> EmailMessage:
+    """A refusal or an "interrupted" notice: one line of why."""
+    msg = _base(envelope, sender, to, result)
+    msg.set_content(text.rstrip() + "\n")
+    return msg
+
+
+def send(message: bytes, to: str) -> None:
+    """Hand a reply to the local postfix (opendkim signs it on the way out).
+
+    The envelope sender is null, as RFC 3834 asks of automatic replies: a
+    bounce can never loop back into the request handler.
+    """
+    subprocess.run(
+        [SENDMAIL, "-i", "-f", "", "--", to], input=message, check=True, capture_output=True
+    )

@@ -1,0 +1,78 @@
+"""Build the handler's keyring from the state volume: exactly the configured trusted keys.
+
+`invoke trust` stores each public key as trusted/<FINGERPRINT>.asc; the
+rendered server.json lists the fingerprints in force. A new GnuPG home is
+built next to the old one and swapped in through a symlink, so a running
+handler never sees a half-built keyring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+HANDLER_USER = "mailsh-server"
+
+
+def _gpg(home: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--quiet", "--no-autostart", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def fingerprints_in(listing: str) -> list[str]:
+    """Primary key fingerprints in `gpg --with-colons --list-keys` output."""
+    result: list[str] = []
+    primary = False
+    for line in listing.splitlines():
+        fields = line.split(":")
+        if fields[0] == "pub":
+            primary = True
+        elif fields[0] == "sub":
+            primary = False
+        elif fields[0] == "fpr" and primary:
+            result.append(fields[9])
+            primary = False
+    return result
+
+
+def _chown_tree(root: Path, user: str) -> None:
+    entry = pwd.getpwnam(user)
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def build_keyring(trusted_dir: Path, fingerprints: list[str], server_dir: Path) -> Path:
+    """Install a keyring with exactly `fingerprints` as server_dir/gnupg; returns its path."""
+    files = sorted(trusted_dir / f"{fpr}.asc" for fpr in fingerprints)
+    present = [f for f in files if f.exists()]
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in present)).hexdigest()[:16]
+    home = server_dir / f"gnupg-{digest}"
+    if not home.exists():
+        building = server_dir / f".gnupg-{digest}.new"
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(mode=0o700)
+        for f in present:
+            _gpg(building, "--import", str(f))
+        listing = _gpg(building, "--with-colons", "--list-keys")
+        for extra in set(fingerprints_in(listing)) - set(fingerprints):
+            _gpg(building, "--yes", "--delete-keys", extra)
+        _chown_tree(building, HANDLER_USER)
+        building.rename(home)
+    link = server_dir / "gnupg"
+    tmp_link = server_dir / ".gnupg.link"
+    tmp_link.unlink(missing_ok=True)
+    tmp_link.symlink_to(home.name)
+    os.replace(tmp_link, link)
+    for old in server_dir.glob("gnupg-*"):
+        if old != home:
+            shutil.rmtree(old, ignore_errors=True)
+    return home

@@ -1,0 +1,298 @@
+"""Client side of shell by mail: `invoke keygen`, `trust` and `send` (DESIGN §3, §4).
+
+Signing uses the user's own GnuPG home (GNUPGHOME or ~/.gnupg). Requests go
+over SMTP; replies come from the user's IMAP mailbox, or in local mode from
+the server's reply mailbox through the Docker SDK.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.message import Message
+from email.utils import parseaddr
+from pathlib import Path
+
+import docker
+import gnupg
+from imapclient import IMAPClient
+
+from provision.config import Settings, secret
+from provision.container import exec_in, find_container
+from provision.errors import ConfigError, MailshError
+from provision.files import write_atomic
+from provision.render import catches_replies
+from provision.request_mail import BINDING, Format, address_message, build_request, parse_reply
+from provision.state import StateDir
+
+HASH_NAMES = {
+    1: "md5",
+    2: "sha1",
+    3: "ripemd160",
+    8: "sha256",
+    9: "sha384",
+    10: "sha512",
+    11: "sha224",
+}
+IMAP_POLL_S = 2.0
+
+
+class ClientError(MailshError):
+    """Signing, sending or waiting for a reply failed."""
+
+
+def user_gpg(home: str | None = None) -> gnupg.GPG:
+    return gnupg.GPG(gnupghome=home)
+
+
+def keygen(
+    gpg: gnupg.GPG, name: str, email: str, rsa: bool = False, passphrase: str | None = None
+) -> str:
+    """A new signing key (ed25519 + cv25519, or RSA 4096 as in the original); its fingerprint."""
+    params: dict[str, object] = {"name_real": name, "name_email": email, "expire_date": 0}
+    if rsa:
+        params |= {
+            "key_type": "RSA",
+            "key_length": 4096,
+            "subkey_type": "RSA",
+            "subkey_length": 4096,
+        }
+    else:
+        params |= {
+            "key_type": "EDDSA",
+            "key_curve": "ed25519",
+            "key_usage": "sign",
+            "subkey_type": "ECDH",
+            "subkey_curve": "cv25519",
+            "subkey_usage": "encrypt",
+        }
+    if passphrase:
+        params["passphrase"] = passphrase
+    else:
+        params["no_protection"] = True
+    result = gpg.gen_key(gpg.gen_key_input(**params))
+    if not result.fingerprint:
+        raise ClientError(f"gpg could not create the key: {result.stderr.strip()[-200:]}")
+    return str(result.fingerprint)
+
+
+def export_public(gpg: gnupg.GPG, fingerprint: str, path: Path) -> Path:
+    write_atomic(path, str(gpg.export_keys(fingerprint)))
+    return path
+
+
+def key_fingerprint(gpg: gnupg.GPG, path: Path) -> str:
+    """The one primary key in a public key file."""
+    try:
+        keys = gpg.scan_keys(str(path))
+    except OSError as e:
+        raise ClientError(f"{path}: cannot read: {e}") from None
+    primaries = [k["fingerprint"] for k in keys if k.get("type") == "pub"]
+    if len(primaries) != 1:
+        raise ClientError(
+            f"{path}: expected one public key, found {len(primaries)}",
+            hint="export exactly one key with `gpg --armor --export FPR`",
+        )
+    return str(primaries[0])
+
+
+def config_with_key(text: str, fingerprint: str) -> str:
+    """mailsh.toml text with a [[keys]] entry for the fingerprint (appended, comments kept)."""
+    if re.search(rf'(?m)^\s*fingerprint\s*=\s*"{fingerprint}"', text):
+        return text
+    block = f'[[keys]]\nfingerprint = "{fingerprint}"\n'
+    return text + ("\n" if text and not text.endswith("\n\n") else "") + block
+
+
+def trust(settings: Settings, config_path: Path, key_file: Path, gpg: gnupg.GPG) -> str:
+    """Store the public key in the state's trusted keys and list it in the config."""
+    fingerprint = key_fingerprint(gpg, key_file)
+    state = StateDir(settings.state_dir.resolve())
+    state.ensure()
+    write_atomic(state.trusted_dir / f"{fingerprint}.asc", key_file.read_bytes())
+    old = config_path.read_text() if config_path.exists() else ""
+    write_atomic(config_path, config_with_key(old, fingerprint))
+    return fingerprint
+
+
+def signing_key(gpg: gnupg.GPG, wanted: str | None) -> tuple[str, str]:
+    """The fingerprint and first e-mail address of the secret key to sign with."""
+    keys = gpg.list_keys(secret=True)
+    if wanted:
+        keys = [
+            k
+            for k in keys
+            if wanted.upper() in (k["fingerprint"], k["keyid"])
+            or any(wanted.lower() in uid.lower() for uid in k["uids"])
+        ]
+    if len(keys) != 1:
+        raise ClientError(
+            f"{len(keys)} secret keys match {wanted or '(any)'}",
+            hint="set [client] key in mailsh.toml or pass --key FINGERPRINT",
+        )
+    addresses = [parseaddr(uid)[1] for uid in keys[0]["uids"] if "@" in uid]
+    if not addresses:
+        raise ClientError(f"key {keys[0]['fingerprint']} has no e-mail address in its user IDs")
+    return str(keys[0]["fingerprint"]), addresses[0]
+
+
+def _signer(gpg: gnupg.GPG, fpr: str, passphrase: str | None) -> Callable[..., bytes]:
+    def sign(data: bytes, **kw: object) -> bytes:
+        result = gpg.sign(data, keyid=fpr, passphrase=passphrase, **kw)
+        if not result.data:
+            raise ClientError(f"gpg could not sign: {result.stderr.strip()[-200:]}")
+        return bytes(result.data)
+
+    return sign
+
+
+def signed_request(
+    gpg: gnupg.GPG,
+    fmt: Format,
+    command: str,
+    fpr: str,
+    recipient: str,
+    passphrase: str | None = None,
+) -> Message:
+    sign = _signer(gpg, fpr, passphrase)
+    hashes: list[str] = []
+
+    def detached(data: bytes) -> tuple[bytes, str]:
+        result = gpg.sign(data, keyid=fpr, passphrase=passphrase, detach=True)
+        if not result.data:
+            raise ClientError(f"gpg could not sign: {result.stderr.strip()[-200:]}")
+        hashes.append(HASH_NAMES.get(int(result.hash_algo or 8), "sha256"))
+        return bytes(result.data), f"pgp-{hashes[-1]}"
+
+    body = BINDING.format(recipient=recipient) + command
+    return build_request(
+        fmt,
+        body,
+        sign_opaque=lambda d: sign(d, clearsign=False),
+        clearsign=lambda d: sign(d, clearsign=True),
+        sign_detached=detached,
+    )
+
+
+@dataclass(frozen=True)
+class Submission:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+
+def submission(settings: Settings, environ: Mapping[str, str]) -> Submission:
+    c = settings.client
+    if c.smtp is None:
+        return Submission(
+            "127.0.0.1"
+            if settings.ports.bind in ("0.0.0.0", "::")  # noqa: S104
+            else settings.ports.bind,
+            settings.ports.smtp,
+            None,
+            None,
+        )
+    host, _, port = c.smtp.rpartition(":") if ":" in c.smtp else (c.smtp, "", "587")
+    password = secret(c.password_env, environ, "client.password_env") if c.username else None
+    return Submission(host, int(port), c.username, password)
+
+
+def submit(sub: Submission, msg: Message, sender: str, recipient: str) -> None:
+    try:
+        with smtplib.SMTP(sub.host, sub.port, timeout=30) as smtp:
+            smtp.ehlo()
+            if sub.username is not None:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+                smtp.login(sub.username, sub.password or "")
+            smtp.send_message(msg, sender, [recipient])
+    except (OSError, smtplib.SMTPException) as e:
+        raise ClientError(f"cannot submit to {sub.host}:{sub.port}: {e}") from None
+
+
+def wait_local(
+    settings: Settings, client: docker.DockerClient, msg_id: str, timeout: float
+) -> bytes:
+    container = find_container(client, settings.container_name)
+    if container is None:
+        raise ClientError(f"no container {settings.container_name} to read the reply from")
+    code, out = exec_in(
+        container,
+        [
+            "python3",
+            "-m",
+            "mailsh_server.replies",
+            "--in-reply-to",
+            msg_id,
+            "--timeout",
+            str(timeout),
+        ],
+    )
+    if code != 0:
+        raise ClientError(out.strip() or f"no reply to {msg_id}")
+    return out.encode("utf-8", "surrogateescape")
+
+
+def wait_imap(settings: Settings, environ: Mapping[str, str], msg_id: str, timeout: float) -> bytes:
+    c = settings.client
+    if c.imap is None or c.username is None:
+        raise ConfigError("--wait needs [client] imap and username (or the local mode)")
+    password = secret(c.password_env, environ, "client.password_env")
+    host, _, port = c.imap.rpartition(":") if ":" in c.imap else (c.imap, "", "993")
+    deadline = time.monotonic() + timeout
+    with IMAPClient(host, port=int(port), ssl=True, timeout=30) as imap:
+        imap.login(c.username, password)
+        imap.select_folder("INBOX", readonly=True)
+        while time.monotonic() < deadline:
+            uids = imap.search(["HEADER", "In-Reply-To", msg_id])
+            if uids:
+                data = imap.fetch(uids[:1], ["RFC822"])
+                return bytes(data[uids[0]][b"RFC822"])
+            time.sleep(IMAP_POLL_S)
+    raise ClientError(f"no reply to {msg_id} after {timeout:g} s")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: str
+    result: str | None = None
+    exit_status: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+
+def send(
+    settings: Settings,
+    gpg: gnupg.GPG,
+    command: str,
+    fmt: Format,
+    *,
+    key: str | None,
+    wait: float | None,
+    environ: Mapping[str, str],
+    docker_client: Callable[[], docker.DockerClient],
+) -> SendResult:
+    fpr, address = signing_key(gpg, key or settings.client.key)
+    sender = settings.client.address or address
+    recipient = settings.request_recipient
+    passphrase = environ.get("MAILSH_GPG_PASSPHRASE")
+    msg, msg_id = address_message(
+        signed_request(gpg, fmt, command, fpr, recipient, passphrase),
+        sender,
+        recipient,
+        f"mailsh: {command.splitlines()[0][:60] if command.strip() else 'request'}",
+    )
+    submit(submission(settings, environ), msg, sender, recipient)
+    if wait is None:
+        return SendResult(msg_id)
+    if settings.client.imap is None and catches_replies(settings):
+        raw = wait_local(settings, docker_client(), msg_id, wait)
+    else:
+        raw = wait_imap(settings, environ, msg_id, wait)
+    result, status, stdout, stderr = parse_reply(raw)
+    return SendResult(msg_id, result, status, stdout, stderr)

@@ -1,0 +1,146 @@
+"""Request mails in the four formats of DESIGN §4, built from already-signed bytes (pure).
+
+Signing happens in `provision.client`; this module only places OpenPGP data
+in a message the way the original tools (gpg + uuencode + mailx), `.asc`
+attachments, clear-signing mailers and PGP/MIME clients (RFC 3156) do.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate, make_msgid
+from typing import Literal
+
+Format = Literal["pgp-mime", "clearsign", "attachment", "uuencode"]
+FORMATS: tuple[Format, ...] = ("pgp-mime", "clearsign", "attachment", "uuencode")
+BINDING = "Mailsh-To: {recipient}\n"
+UU_LINE = 45
+
+
+def uuencode(data: bytes, name: str, mode: str = "644") -> str:
+    """What `uuencode NAME < data` prints (traditional encoding, backquote padding)."""
+    lines = [f"begin {mode} {name}"]
+    for i in range(0, len(data), UU_LINE):
+        lines.append(binascii.b2a_uu(data[i : i + UU_LINE], backtick=True).decode().rstrip("\n"))
+    lines += ["`", "end"]
+    return "\n".join(lines) + "\n"
+
+
+def _headers(msg: Message, sender: str, to: str, subject: str, domain: str) -> str:
+    msg_id = make_msgid(domain=domain)
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = msg_id
+    return msg_id
+
+
+def signed_body_part(command: str) -> MIMEText:
+    """The MIME entity a PGP/MIME request signs: the command as a text/plain part."""
+    part = MIMEText(command, "plain", "utf-8")
+    del part["MIME-Version"]
+    return part
+
+
+def entity_bytes(part: Message) -> bytes:
+    """Canonical bytes of a MIME entity as RFC 3156 signs them (CRLF line ends)."""
+    return part.as_bytes(policy=policy.SMTP)
+
+
+def pgp_mime_message(part: Message, signature: bytes, micalg: str) -> MIMEMultipart:
+    outer = MIMEMultipart(
+        "signed", micalg=micalg, protocol="application/pgp-signature", policy=policy.SMTP
+    )
+    outer.attach(part)
+    sig = MIMEApplication(signature, "pgp-signature", _encoder=_noop, name="signature.asc")
+    sig.replace_header("Content-Type", 'application/pgp-signature; name="signature.asc"')
+    sig["Content-Description"] = "OpenPGP digital signature"
+    sig["Content-Disposition"] = 'attachment; filename="signature.asc"'
+    outer.attach(sig)
+    return outer
+
+
+def _noop(part: MIMEApplication) -> None:
+    payload = part.get_payload(decode=False)
+    part.set_payload(payload.decode() if isinstance(payload, bytes) else payload)
+    part["Content-Transfer-Encoding"] = "7bit"
+
+
+def clearsign_message(clearsigned: bytes) -> EmailMessage:
+    msg = EmailMessage()
+    msg.set_content(clearsigned.decode(), cte="7bit" if clearsigned.isascii() else "8bit")
+    return msg
+
+
+def attachment_message(armored: bytes) -> EmailMessage:
+    msg = EmailMessage()
+    msg.set_content("mailsh request: the signed command is attached.\n")
+    msg.add_attachment(
+        armored, maintype="application", subtype="pgp-encrypted", filename="command.asc"
+    )
+    return msg
+
+
+def uuencode_message(armored: bytes) -> EmailMessage:
+    """The original: a plain body holding `uuencode cmd.asc` output, as mailx sends it."""
+    msg = EmailMessage()
+    msg.set_content(uuencode(armored, "cmd.asc"), cte="7bit")
+    return msg
+
+
+def address_message(msg: Message, sender: str, to: str, subject: str) -> tuple[Message, str]:
+    domain = sender.rpartition("@")[2] or "localhost"
+    return msg, _headers(msg, sender, to, subject, domain)
+
+
+Signer = Callable[[bytes], bytes]
+
+
+def build_request(
+    fmt: Format,
+    command: str,
+    *,
+    sign_opaque: Signer,
+    clearsign: Signer,
+    sign_detached: Callable[[bytes], tuple[bytes, str]],
+) -> Message:
+    """A request mail (without addresses) in format `fmt`, signed by the callables given."""
+    if fmt == "pgp-mime":
+        part = signed_body_part(command)
+        signature, micalg = sign_detached(entity_bytes(part))
+        return pgp_mime_message(part, signature, micalg)
+    if fmt == "clearsign":
+        return clearsign_message(clearsign(command.encode()))
+    armored = sign_opaque(command.encode())
+    return attachment_message(armored) if fmt == "attachment" else uuencode_message(armored)
+
+
+def _part_text(msg: EmailMessage, filename: str) -> str:
+    for part in msg.iter_attachments():
+        if part.get_filename() == filename and isinstance(part, EmailMessage):
+            return str(part.get_content())
+    return ""
+
+
+def parse_reply(raw: bytes) -> tuple[str, int | None, str, str]:
+    """A server reply: result (done, timeout, refused, interrupted), exit status, stdout, stderr.
+
+    For refusals and notices the body text comes back as stderr.
+    """
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    result = str(msg.get("X-Mailsh-Result", "unknown"))
+    status = msg.get("X-Mailsh-Exit-Status")
+    if result in ("done", "timeout"):
+        stdout, stderr = _part_text(msg, "stdout.txt"), _part_text(msg, "stderr.txt")
+        return result, int(str(status)) if status is not None else None, stdout, stderr
+    body = msg.get_body(("plain",))
+    text = str(body.get_content()) if isinstance(body, EmailMessage) else ""
+    return result, None, "", text

@@ -1,0 +1,79 @@
+"""At most once, nothing dropped: a killed handler and a restarted container."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.fixtures.gpg import GpgKeys
+from tests.fixtures.requests import start_request_server, stop_server, submit, wait_reply
+from tests.fixtures.server import RunningServer
+from tests.requests_corpus import request
+
+
+@pytest.fixture(scope="module")
+def durable_server(
+    docker_client: docker.DockerClient,
+    base_image: str,
+    gpg_keys: GpgKeys,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningServer]:
+    server = start_request_server(
+        docker_client,
+        tmp_path_factory.mktemp("durable"),
+        gpg_keys,
+        requests={"timeout_s": 60, "max_output_bytes": 4096},
+    )
+    yield server
+    stop_server(server)
+
+
+def _wait_for_file(server: RunningServer, path: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.exec(["test", "-e", path])[0] == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never appeared")
+
+
+def test_killed_handler_is_answered_interrupted_and_not_run_twice(
+    durable_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    count = "/tmp/crash-count"
+    command = f"echo run >> {count}\nsleep 5\n"
+    msg_id = submit(durable_server, request(gpg_keys, "clearsign", command))
+    _wait_for_file(durable_server, count)
+    # The handler itself, not postfix's pipe daemon whose argv also names it.
+    handler = "^/usr/bin/python3 -m mailsh_server.handler"
+    code, out = durable_server.exec(["pkill", "-KILL", "-f", handler])
+    assert code == 0, out
+    # postfix deferred the message; ask for the retry it would make after its backoff.
+    durable_server.exec(["postqueue", "-f"])
+    reply = wait_reply(durable_server, msg_id, timeout=60)
+    assert reply.result == "interrupted"
+    assert "not re-run" in reply.text
+    time.sleep(6)  # the orphaned first run has finished by now
+    assert durable_server.exec(["cat", count])[1] == "run\n"
+
+
+def test_requests_accepted_before_a_restart_are_all_answered(
+    durable_server: RunningServer, gpg_keys: GpgKeys, tmp_path: Path
+) -> None:
+    ids = [
+        submit(durable_server, request(gpg_keys, "pgp-mime", f"sleep 0.5; echo request {n}\n"))
+        for n in range(10)
+    ]
+    durable_server.container.restart(timeout=10)
+    answered = {}
+    for n, msg_id in enumerate(ids):
+        reply = wait_reply(durable_server, msg_id, timeout=120)
+        answered[n] = reply.result
+        if reply.result == "done":
+            assert reply.stream("stdout") == f"request {n}\n"
+    assert set(answered.values()) <= {"done", "interrupted"}
+    assert len(answered) == 10

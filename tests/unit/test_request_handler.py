@@ -1,0 +1,247 @@
+"""The request handler against real gpg keys, a real journal and the real sandbox."""
+
+from __future__ import annotations
+
+import getpass
+import time
+from collections.abc import Callable
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from mailsh_server.handler import Outcome, RequestHandler
+from mailsh_server.journal import ReplayJournal
+from mailsh_server.keyring import Keyring
+from mailsh_server.settings import ServerSettings
+from mailsh_server.verify import KeyPolicy, Policy
+from provision.request_mail import FORMATS, Format
+from tests.fixtures.gpg import ALICE, GpgKeys
+from tests.requests_corpus import BAD_REQUESTS, RECIPIENT, BadRequest, request
+
+Sent = list[tuple[EmailMessage, str]]
+
+
+class Server:
+    def __init__(self, keys: GpgKeys, journal: ReplayJournal, **settings: object) -> None:
+        policy_keys = {f: KeyPolicy(f) for f in keys.trusted}
+        policy_keys[keys.mallory_subkey] = KeyPolicy(keys.mallory_subkey)
+        self.sent: Sent = []
+        self.settings = ServerSettings(
+            recipient=RECIPIENT,
+            policy=Policy(
+                keys=policy_keys,
+                run_as=getpass.getuser(),
+                max_age_s=int(settings.get("max_age_s", 600)),  # type: ignore[call-overload]
+                recipient=RECIPIENT,
+                require_binding=bool(settings.get("require_binding", False)),
+            ),
+            timeout_s=int(settings.get("timeout_s", 10)),  # type: ignore[call-overload]
+            max_output_bytes=int(settings.get("max_output_bytes", 4096)),  # type: ignore[call-overload]
+            reply_on_reject=bool(settings.get("reply_on_reject", False)),
+        )
+        self.handler = RequestHandler(
+            self.settings, Keyring(keys.server.home), journal, sender=self._send
+        )
+
+    def _send(self, raw: bytes, to: str) -> None:
+        msg = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        self.sent.append((msg, to))
+
+    def handle(self, raw: bytes) -> Outcome:
+        return self.handler.handle(raw)
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> ReplayJournal:
+    return ReplayJournal(tmp_path / "journal.sqlite3")
+
+
+@pytest.fixture
+def server(gpg_keys: GpgKeys, journal: ReplayJournal) -> Server:
+    return Server(gpg_keys, journal)
+
+
+def stream(msg: EmailMessage, name: str) -> str:
+    for part in msg.iter_attachments():
+        if part.get_filename() == f"{name}.txt":
+            content = part.get_content()
+            assert isinstance(content, str)
+            return content
+    raise AssertionError(f"no {name}.txt in the reply")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_each_format_runs_the_signed_command_and_answers(
+    server: Server, gpg_keys: GpgKeys, fmt: Format
+) -> None:
+    outcome = server.handle(request(gpg_keys, fmt, "echo hello\n"))
+    assert outcome.result == "accepted", outcome.log_line
+    reply, to = server.sent[0]
+    assert to == ALICE
+    assert stream(reply, "stdout") == "hello\n"
+    assert reply["X-Mailsh-Exit-Status"] == "0"
+    assert str(reply["Subject"]) == "Re: mailsh request"
+
+
+def test_reply_refers_to_the_request(server: Server, gpg_keys: GpgKeys) -> None:
+    raw = request(gpg_keys, "clearsign", "true\n")
+    msg_id = message_from_bytes(raw)["Message-ID"]
+    server.handle(raw)
+    reply, _ = server.sent[0]
+    assert reply["In-Reply-To"] == msg_id
+    assert msg_id in reply["References"]
+
+
+@pytest.mark.parametrize("bad", BAD_REQUESTS, ids=lambda b: b.name)
+def test_bad_request_is_never_executed_and_logged_with_its_reason(
+    server: Server, gpg_keys: GpgKeys, tmp_path: Path, bad: BadRequest
+) -> None:
+    marker = tmp_path / "marker"
+    outcome = server.handle(bad.build(gpg_keys, str(marker)))
+    assert not marker.exists()
+    assert bad.reason in outcome.log_line
+
+
+def test_corpus_has_at_least_thirty_bad_requests() -> None:
+    assert len(BAD_REQUESTS) >= 30
+
+
+def test_replayed_request_is_not_executed(
+    server: Server, gpg_keys: GpgKeys, tmp_path: Path
+) -> None:
+    counter = tmp_path / "count"
+    raw = request(gpg_keys, "pgp-mime", f"echo run >> {counter}\n")
+    assert server.handle(raw).result == "accepted"
+    again = server.handle(raw)
+    assert again.result == "refused"
+    assert "replay" in again.reason
+    assert counter.read_text() == "run\n"
+
+
+def test_unknown_signer_gets_no_reply(server: Server) -> None:
+    server.handle(b"From: stranger@elsewhere.example\nSubject: hi\n\ntouch /tmp/x\n")
+    assert server.sent == []
+
+
+def test_known_signer_is_told_why_a_request_was_refused(server: Server, gpg_keys: GpgKeys) -> None:
+    raw = request(gpg_keys, "clearsign", "Mailsh-To: root@other.example\necho hi\n")
+    server.handle(raw)
+    ((reply, to),) = server.sent
+    assert to == ALICE
+    assert reply["X-Mailsh-Result"] == "refused"
+    assert "bound to root@other.example" in reply.get_content()
+
+
+def test_reply_on_reject_answers_unknown_senders(gpg_keys: GpgKeys, journal: ReplayJournal) -> None:
+    server = Server(gpg_keys, journal, reply_on_reject=True)
+    server.handle(b"From: stranger@elsewhere.example\nSubject: hi\n\ntouch /tmp/x\n")
+    ((reply, to),) = server.sent
+    assert to == "stranger@elsewhere.example"
+    assert "no signed command" in reply.get_content()
+
+
+def test_required_binding_refuses_an_unbound_request(
+    gpg_keys: GpgKeys, journal: ReplayJournal
+) -> None:
+    server = Server(gpg_keys, journal, require_binding=True)
+    outcome = server.handle(request(gpg_keys, "clearsign", "echo hi\n"))
+    assert "does not start with 'Mailsh-To:" in outcome.reason
+
+
+def test_bound_request_runs_without_its_binding_line(
+    gpg_keys: GpgKeys, journal: ReplayJournal
+) -> None:
+    server = Server(gpg_keys, journal, require_binding=True)
+    outcome = server.handle(
+        request(gpg_keys, "attachment", f"Mailsh-To: {RECIPIENT}\necho bound\n")
+    )
+    assert outcome.result == "accepted"
+    assert stream(server.sent[0][0], "stdout") == "bound\n"
+
+
+def test_configured_reply_to_may_receive_the_reply(
+    gpg_keys: GpgKeys, journal: ReplayJournal
+) -> None:
+    server = Server(gpg_keys, journal)
+    keys = dict(server.settings.policy.keys)
+    keys[gpg_keys.alice] = KeyPolicy(gpg_keys.alice, reply_to="ops@client.example")
+    server.settings.policy.keys.update(keys)
+    raw = request(gpg_keys, "clearsign", "echo hi\n").replace(
+        f"From: {ALICE}".encode(), b"From: ops@client.example"
+    )
+    outcome = server.handle(raw)
+    assert outcome.result == "accepted", outcome.log_line
+    assert server.sent[0][1] == "ops@client.example"
+
+
+def test_interrupted_request_is_answered_and_not_rerun(
+    server: Server, gpg_keys: GpgKeys, journal: ReplayJournal, tmp_path: Path
+) -> None:
+    counter = tmp_path / "count"
+    raw = request(gpg_keys, "clearsign", f"echo run >> {counter}\n")
+    ran: list[str] = []
+
+    def crash(command: str, *_: object) -> None:
+        ran.append(command)
+        raise KeyboardInterrupt  # the handler dies mid-run
+
+    server.handler.runner = crash  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        server.handle(raw)
+    # A dead handler's pid: the entry's owner no longer exists.
+    journal._db.execute("UPDATE requests SET owner_pid = 999999")
+    server.handler.runner = _never_runs
+    outcome = server.handle(raw)
+    assert outcome.result == "interrupted"
+    assert server.sent[-1][0]["X-Mailsh-Result"] == "interrupted"
+    assert len(ran) == 1
+
+
+def _never_runs(*_: object) -> None:
+    raise AssertionError("an interrupted request must not run again")
+
+
+def test_request_is_refused_while_the_same_one_still_runs(
+    server: Server, gpg_keys: GpgKeys, journal: ReplayJournal
+) -> None:
+    raw = request(gpg_keys, "clearsign", "echo hi\n")
+    # The first copy is running in this very (live) process.
+    outcome_holder: list[Outcome] = []
+
+    def nested_copy(command: str, *_: object) -> None:
+        outcome_holder.append(server.handle(raw))
+        raise KeyboardInterrupt
+
+    server.handler.runner = nested_copy  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        server.handle(raw)
+    assert outcome_holder[0].result == "refused"
+    assert "still running" in outcome_holder[0].reason
+
+
+def test_reply_is_sent_again_when_sending_failed_not_the_command(
+    server: Server, gpg_keys: GpgKeys, tmp_path: Path
+) -> None:
+    counter = tmp_path / "count"
+    raw = request(gpg_keys, "clearsign", f"echo run >> {counter}\n")
+    real_send: Callable[[bytes, str], None] = server.handler.sender
+
+    def failing(_raw: bytes, _to: str) -> None:
+        raise OSError("postdrop unavailable")
+
+    server.handler.sender = failing
+    with pytest.raises(OSError):
+        server.handle(raw)
+    server.handler.sender = real_send
+    assert server.handle(raw).result == "answered"
+    assert counter.read_text() == "run\n"
+    assert stream(server.sent[0][0], "stdout").strip() == ""
+
+
+def test_signed_at_is_checked_against_the_clock(server: Server, gpg_keys: GpgKeys) -> None:
+    raw = request(gpg_keys, "clearsign", "echo hi\n")
+    server.handler.clock = lambda: time.time() + 3600
+    assert "old (max_age_s = 600)" in server.handle(raw).reason
