@@ -246,6 +246,7 @@ def send(
         "json": "print the report as JSON (provision/deliverability/report.schema.json)",
         "only": "run only these checks or areas (comma-separated)",
         "skip": "skip these checks or areas (comma-separated)",
+        "send": "also send a signed echo and report the receiver's SPF/DKIM/DMARC verdicts",
         "debug": "show tracebacks",
     },
 )
@@ -255,6 +256,7 @@ def check_deliverability(
     json: bool = False,
     only: str = "",
     skip: str = "",
+    send: bool = False,
     debug: bool = False,
 ) -> None:
     """Check DNS, SPF, DKIM, DMARC, TLS, blocklists and relaying; exit 1 if any check fails."""
@@ -262,12 +264,15 @@ def check_deliverability(
 
     from provision.deliverability import report
     from provision.deliverability.catalog import check_deliverability as run
+    from provision.deliverability.end_to_end import probe_sender
     from provision.deliverability.result import exit_code
     from provision.deliverability.target import target_from_settings
 
     with user_errors(debug):
         settings = _settings(config)
-        target = target_from_settings(settings)
+        timeout = settings.deliverability.reply_timeout_s
+        probe = probe_sender(settings, os.environ, timeout) if send else None
+        target = target_from_settings(settings, send_probe=probe)
         done = run(target, _names(only), _names(skip))
         if json:
             doc = report.report_json(done.results, target, done.elapsed_s)

@@ -38,11 +38,11 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mailsh-bench-") as tmp, lab_network(client) as lab:
         work = Path(tmp)
-        for part in ("bind", "pebble", "server"):
+        for part in ("bind", "pebble", "receiver", "server"):
             (work / part).mkdir()
         bind = start_bind(client, lab, work / "bind")
         pebble = start_pebble(client, lab, bind, work / "pebble")
-        receiver = start_receiver(client, lab, bind)
+        receiver = start_receiver(client, lab, bind, work / "receiver")
         with lab_mail_server(client, lab, bind, pebble, receiver, work / "server") as lab_server:
             print(f"lab up in {time.perf_counter() - started:.1f} s", flush=True)
             settings = lab_server.server.settings

@@ -35,16 +35,21 @@ class Check:
 def select_checks(
     checks: Sequence[Check], only: Sequence[str] = (), skip: Sequence[str] = ()
 ) -> list[Check]:
-    """The checks named by --only (all when empty) minus those named by --skip."""
-    known = {c.name for c in checks} | {c.area for c in checks}
-    unknown = [n for n in (*only, *skip) if n not in known]
+    """The checks named by --only (all when empty) minus those named by --skip. A name is a
+    check's name, else an area's (`spf` is the check, `dns` the area)."""
+    names = {c.name for c in checks}
+    areas = {c.area for c in checks}
+    unknown = [n for n in (*only, *skip) if n not in names | areas]
     if unknown:
         raise MailshError(
             f"unknown check {unknown[0]!r}",
             hint="known checks: " + ", ".join(c.name for c in checks),
         )
-    chosen = [c for c in checks if not only or c.name in only or c.area in only]
-    return [c for c in chosen if c.name not in skip and c.area not in skip]
+
+    def named(check: Check, given: Sequence[str]) -> bool:
+        return check.name in given or any(g == check.area and g not in names for g in given)
+
+    return [c for c in checks if (not only or named(c, only)) and not named(c, skip)]
 
 
 def _run_one(check: Check, target: Target) -> tuple[Outcome, float]:

@@ -18,7 +18,7 @@ import spf
 
 from provision.deliverability import lookup
 from provision.deliverability.dns_records import public_ip
-from provision.deliverability.result import Outcome, Problem, Status, combine
+from provision.deliverability.result import Outcome, Problem, Status, combine, passed
 from provision.deliverability.spf_record import (
     MAX_LOOKUPS,
     MAX_VOID_LOOKUPS,
@@ -132,13 +132,14 @@ def pyspf_lookup(resolver: dns.resolver.Resolver) -> Callable[..., list[tuple[An
     return dns_lookup
 
 
-def evaluate_spf(resolver: dns.resolver.Resolver, ip: str, domain: str, helo: str) -> str:
-    """pyspf's verdict (pass, fail, softfail, neutral, none, permerror, temperror)."""
+def evaluate_spf(resolver: dns.resolver.Resolver, ip: str, sender: str, helo: str) -> str:
+    """pyspf's verdict (pass, fail, softfail, neutral, none, permerror, temperror) for the
+    envelope `sender` (empty: the null sender, judged by the HELO name)."""
     with _PYSPF_DNS:
         saved = spf.DNSLookup
         spf.DNSLookup = pyspf_lookup(resolver)
         try:
-            result, _explanation = spf.check2(i=ip, s=f"postmaster@{domain}", h=helo)
+            result, _explanation = spf.check2(i=ip, s=sender, h=helo)
         finally:
             spf.DNSLookup = saved
     return str(result)
@@ -193,7 +194,7 @@ def check_spf(target: Target) -> Outcome:
     ip = public_ip(target)
     verdict = "not evaluated (no public IP known)"
     if ip is not None:
-        verdict = evaluate_spf(target.resolver, ip, domain, target.hostname)
+        verdict = evaluate_spf(target.resolver, ip, f"postmaster@{domain}", target.hostname)
         if verdict == "temperror":
             problems.append(Problem(Status.ERROR, "temperror", "make sure the resolvers answer"))
         elif verdict == "permerror":
@@ -209,3 +210,22 @@ def check_spf(target: Target) -> Outcome:
             )
     observed = f"{record!r}: {ip} {verdict}, {tally.lookups} lookups, {tally.void} void"
     return combine(problems, observed, expected)
+
+
+def check_spf_helo(target: Target) -> Outcome:
+    """Replies leave with a null envelope sender: receivers judge SPF on the HELO name."""
+    host = target.hostname
+    expected = f"{host} TXT authorizing the server (null-sender mail: the replies)"
+    publish = f'publish {host} TXT "v=spf1 a -all" (invoke dns-update)'
+    records = spf_records(lookup.txt(target.resolver, host))
+    if not records:
+        return Outcome(Status.WARN, "no SPF record: replies get spf=none", expected, publish)
+    if len(records) > 1:
+        return Outcome(Status.FAIL, f"{len(records)} SPF records", expected, "keep one")
+    ip = public_ip(target)
+    if ip is None:
+        return Outcome(Status.FAIL, "no public IP known", expected, "set [dns] ip in mailsh.toml")
+    verdict = evaluate_spf(target.resolver, ip, "", host)
+    if verdict == "pass":
+        return passed(f"{records[0]!r}: {ip} pass", expected)
+    return Outcome(Status.FAIL, f"{records[0]!r}: {ip} {verdict}", expected, publish)

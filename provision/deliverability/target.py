@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,9 @@ class Target:
     timeout_s: float
     cert_warn_days: int
     resolver: dns.resolver.Resolver = field(repr=False, compare=False)
+    # Sends a signed command and returns the raw reply (`--send`); None skips end-to-end.
+    send_probe: Callable[[str], bytes] | None = field(default=None, repr=False, compare=False)
+    reply_timeout_s: float = 60.0
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
@@ -74,7 +78,9 @@ def dkim_public_key(state: StateDir, selector: str) -> str | None:
 
 
 def target_from_settings(
-    settings: Settings, resolver: dns.resolver.Resolver | None = None
+    settings: Settings,
+    resolver: dns.resolver.Resolver | None = None,
+    send_probe: Callable[[str], bytes] | None = None,
 ) -> Target:
     d = settings.deliverability
     bind = _local(settings.ports.bind)
@@ -101,4 +107,6 @@ def target_from_settings(
         timeout_s=d.timeout_s,
         cert_warn_days=d.cert_warn_days,
         resolver=resolver or make_resolver(d.resolvers, d.timeout_s),
+        send_probe=send_probe,
+        reply_timeout_s=d.reply_timeout_s,
     )

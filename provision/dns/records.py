@@ -16,6 +16,7 @@ from provision.dns.provider import Record
 from provision.state import DkimKey
 
 SPF_PREFIX = "v=spf1"
+HELO_SPF = "v=spf1 a -all"
 MTA_STS_ID_LENGTH = 20
 
 
@@ -77,6 +78,13 @@ def desired_records(settings: Settings, dkim: DkimKey) -> list[MailRecord]:
     records += [
         MailRecord("MX", Record(domain, "MX", (mx_value(settings),), ttl)),
         MailRecord("SPF", Record(domain, "TXT", (dns.spf,), ttl), shared_prefix=SPF_PREFIX),
+    ]
+    if settings.fqdn != domain:
+        # Replies leave with a null envelope sender (RFC 3834): receivers then check SPF
+        # for the HELO name, which gets `none` without a record of its own.
+        helo = Record(settings.fqdn, "TXT", (HELO_SPF,), ttl)
+        records.append(MailRecord("SPF-HELO", helo, shared_prefix=SPF_PREFIX))
+    records += [
         MailRecord(
             "DKIM", Record(f"{dkim.selector}._domainkey.{domain}", "TXT", (dkim.txt_value,), ttl)
         ),

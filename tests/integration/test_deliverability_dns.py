@@ -10,7 +10,7 @@ from provision.deliverability.dns_records import check_a, check_aaaa, check_mx, 
 from provision.deliverability.dnsbl import check_dnsbl
 from provision.deliverability.duckdns_check import check_duckdns
 from provision.deliverability.result import Status
-from provision.deliverability.spf_check import check_spf
+from provision.deliverability.spf_check import check_spf, check_spf_helo
 from tests.fixtures.deliverability import Scenario
 from tests.lab.bind import LabDns
 from tests.lab.duckdns import LabDuckDns
@@ -143,6 +143,26 @@ def test_spf_ending_in_question_all_warns(
     outcome = check_spf(published.target(lab_dns))
     assert outcome.status == Status.WARN
     assert "-all" in outcome.fix
+
+
+def test_helo_spf_record_authorizes_null_sender_mail(published: Scenario, lab_dns: LabDns) -> None:
+    assert check_spf_helo(published.target(lab_dns)).status == Status.PASS
+
+
+def test_missing_helo_spf_record_warns_that_replies_get_none(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply(delete=[(published.hostname, "TXT")])
+    outcome = check_spf_helo(published.target(lab_dns))
+    assert outcome.status == Status.WARN
+    assert f'{published.hostname} TXT "v=spf1 a -all"' in outcome.fix
+
+
+def test_helo_spf_record_not_covering_the_ip_fails(
+    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+) -> None:
+    lab_zones.apply({(published.hostname, "TXT"): [txt(f"v=spf1 ip4:{OTHER_IP} -all")]})
+    assert check_spf_helo(published.target(lab_dns)).status == Status.FAIL
 
 
 def test_dkim_record_of_the_state_key_passes(published: Scenario, lab_dns: LabDns) -> None:

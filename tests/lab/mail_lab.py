@@ -17,26 +17,32 @@ from provision.config import load_settings
 from provision.container import find_container
 from provision.deploy import provision
 from tests.fixtures.acme import TSIG_ENV, acme_config
+from tests.fixtures.gpg import GpgHome
 from tests.fixtures.server import RunningServer, run_invoke, write_config
 from tests.fixtures.server import test_config as server_config
 from tests.lab.bind import DNSBL_ZONE, LabDns
 from tests.lab.docker_lab import Lab
 from tests.lab.pebble import LabPebble
-from tests.lab.receiver import LabReceiver
+from tests.lab.receiver import IMAP_PASSWORD, MAILBOX, LabReceiver
 from tests.lab.zones import LabZones
 
 LAB_SERVER_INDEX = 62
 LAB_SERVER_DOMAIN = "srv.mailsh.test"
 
 
+IMAP_PASSWORD_ENV = "MAILSH_LAB_IMAP_PASSWORD"
+
+
 @dataclass
 class LabMailServer:
-    """The provisioned server, the receiver beside it, and the environment its tasks need."""
+    """The provisioned server, the receiver beside it, and the environment its tasks need
+    (TSIG secret, the signer's GNUPGHOME, the receiver's IMAP password and CA)."""
 
     server: RunningServer
     receiver: LabReceiver
     env: dict[str, str]
     ip: str
+    signer: GpgHome
 
     def check(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`invoke check-deliverability ARGS` against this server."""
@@ -71,8 +77,29 @@ def lab_mail_server(
         "ca_bundle": str(root),
         "outbound_probe": f"127.0.0.1:{receiver.smtp_port}",
     }
+    # The user: a key for alice@client.test, trusted by the server, whose replies go to the
+    # receiver's mailbox that the end-to-end check reads over IMAPS.
+    signer = GpgHome(directory / "gnupg")
+    signer.home.mkdir(mode=0o700)
+    fingerprint = signer.gen_key(f"Alice <{receiver.address}>")
+    trusted = Path(config["state_dir"]) / "trusted"
+    trusted.mkdir(parents=True, exist_ok=True)
+    (trusted / f"{fingerprint}.asc").write_bytes(signer.export(fingerprint))
+    config["keys"] = [{"fingerprint": fingerprint}]
+    config["client"] = {
+        "key": fingerprint,
+        "address": receiver.address,
+        "imap": f"127.0.0.1:{receiver.imaps_port}",
+        "username": MAILBOX,
+        "password_env": IMAP_PASSWORD_ENV,
+    }
     config_path = write_config(directory, config)
-    env = {TSIG_ENV: lab_dns.tsig_secret}
+    env = {
+        TSIG_ENV: lab_dns.tsig_secret,
+        "GNUPGHOME": str(signer.home),
+        IMAP_PASSWORD_ENV: IMAP_PASSWORD,
+        "SSL_CERT_FILE": str(receiver.ca_bundle),
+    }
     settings = load_settings(config_path, environ={})
     try:
         for task in ("provision", "dns-update"):
@@ -83,7 +110,7 @@ def lab_mail_server(
         LabZones(lab_dns).apply({(ptr, "PTR"): [f"{settings.fqdn}."]})
         result = provision(settings, client, lambda _msg: None, environ=env)
         server = RunningServer(config_path, settings, result, client)
-        yield LabMailServer(server, receiver, env, ip)
+        yield LabMailServer(server, receiver, env, ip, signer)
     finally:
         container = find_container(client, settings.container_name)
         if container is not None:

@@ -9,6 +9,7 @@ import email.policy
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 
 import docker
 from docker.models.containers import Container
@@ -16,6 +17,7 @@ from docker.models.containers import Container
 from provision.dns.provider import Record
 from tests.lab.bind import LabDns
 from tests.lab.docker_lab import Lab, build_lab_image, host_port, run_lab_container, wait_until
+from tests.lab.lab_ca import LabCa
 
 RECEIVER_INDEX = 25
 DOMAIN = "client.test"
@@ -29,7 +31,8 @@ MAILDIR = f"/home/{MAILBOX}/Maildir/new"
 class LabReceiver:
     ip: str
     smtp_port: int
-    imap_port: int
+    imaps_port: int
+    ca_bundle: Path  # the lab CA that issued the IMAPS certificate (for 127.0.0.1)
     container: Container = field(repr=False)
 
     @property
@@ -62,25 +65,34 @@ class LabReceiver:
         raise AssertionError(f"no message with {needle!r} at {self.address}; receiver log:\n{logs}")
 
 
-def start_receiver(client: docker.DockerClient, lab: Lab, lab_dns: LabDns) -> LabReceiver:
+def start_receiver(
+    client: docker.DockerClient, lab: Lab, lab_dns: LabDns, workdir: Path
+) -> LabReceiver:
     """Start the receiver at its fixed lab address and publish client.test's MX for it."""
     image = build_lab_image(client, "receiver")
     ip = lab.ip(RECEIVER_INDEX)
+    ca = LabCa.create()
+    ca_bundle = ca.write_bundle(workdir / "ca.pem")
+    tls = workdir / "tls"
+    _, key = ca.issue(["127.0.0.1", MX_HOST], days=30, directory=tls)
+    tls.chmod(0o755)
+    key.chmod(0o644)  # read by dovecot in the container; a throwaway lab key
     container = run_lab_container(
         client,
         image,
         lab,
         role="receiver",
         ip=ip,
-        ports={"25/tcp": None, "143/tcp": None},
+        ports={"25/tcp": None, "143/tcp": None, "993/tcp": None},
         hostname=MX_HOST,
+        volumes={str(tls): {"bind": "/lab/tls", "mode": "ro"}},
         environment={"LAB_DNS": lab_dns.ip, "IMAP_PASSWORD": IMAP_PASSWORD},
     )
     zone = lab_dns.provider(DOMAIN)
     zone.set(Record(MX_HOST, "A", (ip,), 60))
     zone.set(Record(DOMAIN, "MX", (f"10 {MX_HOST}.",), 60))
     receiver = LabReceiver(
-        ip, host_port(container, "25/tcp"), host_port(container, "143/tcp"), container
+        ip, host_port(container, "25/tcp"), host_port(container, "993/tcp"), ca_bundle, container
     )
 
     def greets() -> bool:

@@ -60,6 +60,11 @@ def test_only_selects_checks_by_name_or_area() -> None:
     assert [c.name for c in select_checks(checks, only=["a", "two"], skip=["c"])] == ["a", "b"]
 
 
+def test_a_name_that_is_both_check_and_area_selects_the_check() -> None:
+    checks = [_check("spf", OK, "spf"), _check("spf-helo", OK, "spf")]
+    assert [c.name for c in select_checks(checks, only=["spf"])] == ["spf"]
+
+
 def test_unknown_check_name_is_a_user_error_listing_the_known_ones() -> None:
     with pytest.raises(MailshError) as e:
         select_checks([_check("a", OK)], skip=["nope"])
