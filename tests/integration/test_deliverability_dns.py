@@ -19,227 +19,232 @@ from tests.lab.zones import LabZones, txt
 OTHER_IP = "192.0.2.77"
 
 
-def test_a_record_of_the_configured_ip_passes(published: Scenario, lab_dns: LabDns) -> None:
-    assert check_a(published.target(lab_dns)).status == Status.PASS
+def test_a_record_of_the_configured_ip_passes(lab_scenario: Scenario, lab_dns: LabDns) -> None:
+    assert check_a(lab_scenario.target(lab_dns)).status == Status.PASS
 
 
 def test_a_record_of_another_ip_fails_and_names_the_record(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.apply({(published.hostname, "A"): [OTHER_IP]})
-    outcome = check_a(published.target(lab_dns))
+    lab_zones.apply({(lab_scenario.hostname, "A"): [OTHER_IP]})
+    outcome = check_a(lab_scenario.target(lab_dns))
     assert outcome.status == Status.FAIL
-    assert f"{published.hostname} A {published.ip}" in outcome.fix
+    assert f"{lab_scenario.hostname} A {lab_scenario.ip}" in outcome.fix
 
 
-def test_no_aaaa_without_ipv6_passes(published: Scenario, lab_dns: LabDns) -> None:
-    assert check_aaaa(published.target(lab_dns)).status == Status.PASS
+def test_no_aaaa_without_ipv6_passes(lab_scenario: Scenario, lab_dns: LabDns) -> None:
+    assert check_aaaa(lab_scenario.target(lab_dns)).status == Status.PASS
 
 
 def test_aaaa_of_another_address_fails(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.apply({(published.hostname, "AAAA"): ["2001:db8::99"]})
-    outcome = check_aaaa(published.target(lab_dns, ipv6="2001:db8::1"))
+    lab_zones.apply({(lab_scenario.hostname, "AAAA"): ["2001:db8::99"]})
+    outcome = check_aaaa(lab_scenario.target(lab_dns, ipv6="2001:db8::1"))
     assert outcome.status == Status.FAIL
     assert "AAAA 2001:db8::1" in outcome.fix
 
 
-def test_mx_naming_the_host_passes(published: Scenario, lab_dns: LabDns) -> None:
-    assert check_mx(published.target(lab_dns)).status == Status.PASS
+def test_mx_naming_the_host_passes(lab_scenario: Scenario, lab_dns: LabDns) -> None:
+    assert check_mx(lab_scenario.target(lab_dns)).status == Status.PASS
 
 
 def test_missing_mx_fails_and_names_the_record(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.apply(delete=[(published.domain, "MX")])
-    outcome = check_mx(published.target(lab_dns))
+    lab_zones.apply(delete=[(lab_scenario.domain, "MX")])
+    outcome = check_mx(lab_scenario.target(lab_dns))
     assert outcome.status == Status.FAIL
-    assert f"MX 10 {published.hostname}" in outcome.fix
+    assert f"MX 10 {lab_scenario.hostname}" in outcome.fix
 
 
-def test_forward_confirmed_ptr_passes(published: Scenario, lab_dns: LabDns) -> None:
-    assert check_ptr(published.target(lab_dns)).status == Status.PASS
+def test_forward_confirmed_ptr_passes(lab_scenario: Scenario, lab_dns: LabDns) -> None:
+    assert check_ptr(lab_scenario.target(lab_dns)).status == Status.PASS
 
 
 def test_missing_ptr_fails_and_says_who_sets_it(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.apply(delete=[(published.ptr_name(), "PTR")])
-    outcome = check_ptr(published.target(lab_dns))
+    lab_zones.apply(delete=[(lab_scenario.ptr_name(), "PTR")])
+    outcome = check_ptr(lab_scenario.target(lab_dns))
     assert outcome.status == Status.FAIL
-    assert f"PTR to {published.hostname}" in outcome.fix
+    assert f"PTR to {lab_scenario.hostname}" in outcome.fix
 
 
 def test_ptr_whose_name_does_not_resolve_back_fails(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.apply({(published.hostname, "A"): [OTHER_IP]})
-    outcome = check_ptr(published.target(lab_dns))
+    lab_zones.apply({(lab_scenario.hostname, "A"): [OTHER_IP]})
+    outcome = check_ptr(lab_scenario.target(lab_dns))
     assert outcome.status == Status.FAIL
     assert "does not resolve back" in outcome.observed
 
 
-def test_default_spf_record_authorizes_the_server(published: Scenario, lab_dns: LabDns) -> None:
-    outcome = check_spf(published.target(lab_dns))
+def test_default_spf_record_authorizes_the_server(lab_scenario: Scenario, lab_dns: LabDns) -> None:
+    outcome = check_spf(lab_scenario.target(lab_dns))
     assert outcome.status == Status.PASS, outcome
-    assert f"{published.ip} pass" in outcome.observed
+    assert f"{lab_scenario.ip} pass" in outcome.observed
 
 
 def test_spf_not_covering_the_ip_fails_and_says_what_to_add(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.apply({(published.domain, "TXT"): [txt(f"v=spf1 ip4:{OTHER_IP} -all")]})
-    outcome = check_spf(published.target(lab_dns))
+    lab_zones.apply({(lab_scenario.domain, "TXT"): [txt(f"v=spf1 ip4:{OTHER_IP} -all")]})
+    outcome = check_spf(lab_scenario.target(lab_dns))
     assert outcome.status == Status.FAIL
-    assert f"ip4:{published.ip}" in outcome.fix
+    assert f"ip4:{lab_scenario.ip}" in outcome.fix
 
 
 def test_spf_authorization_through_an_include_passes(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
     lab_zones.apply(
         {
-            (published.domain, "TXT"): [txt(f"v=spf1 include:_spf.{published.domain} -all")],
-            (f"_spf.{published.domain}", "TXT"): [txt(f"v=spf1 ip4:{published.ip} ~all")],
+            (lab_scenario.domain, "TXT"): [txt(f"v=spf1 include:_spf.{lab_scenario.domain} -all")],
+            (f"_spf.{lab_scenario.domain}", "TXT"): [txt(f"v=spf1 ip4:{lab_scenario.ip} ~all")],
         }
     )
-    outcome = check_spf(published.target(lab_dns))
+    outcome = check_spf(lab_scenario.target(lab_dns))
     assert outcome.status == Status.PASS, outcome
     assert "1 lookups" in outcome.observed
 
 
-def test_two_spf_records_fail(published: Scenario, lab_dns: LabDns, lab_zones: LabZones) -> None:
-    lab_zones.apply({(published.domain, "TXT"): [txt("v=spf1 a -all"), txt("v=spf1 mx -all")]})
-    outcome = check_spf(published.target(lab_dns))
+def test_two_spf_records_fail(lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones) -> None:
+    lab_zones.apply({(lab_scenario.domain, "TXT"): [txt("v=spf1 a -all"), txt("v=spf1 mx -all")]})
+    outcome = check_spf(lab_scenario.target(lab_dns))
     assert outcome.status == Status.FAIL
     assert "merge" in outcome.fix
 
 
 def test_spf_over_ten_lookups_fails(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
     terms = " ".join(["a"] * 10)
-    lab_zones.apply({(published.domain, "TXT"): [txt(f"v=spf1 {terms} mx -all")]})
-    outcome = check_spf(published.target(lab_dns))
+    lab_zones.apply({(lab_scenario.domain, "TXT"): [txt(f"v=spf1 {terms} mx -all")]})
+    outcome = check_spf(lab_scenario.target(lab_dns))
     assert outcome.status == Status.FAIL
     assert "11 DNS-querying terms" in outcome.observed
 
 
 def test_spf_with_three_void_lookups_fails(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    voids = " ".join(f"a:void{i}.{published.domain}" for i in range(3))
-    lab_zones.apply({(published.domain, "TXT"): [txt(f"v=spf1 {voids} mx -all")]})
-    outcome = check_spf(published.target(lab_dns))
+    voids = " ".join(f"a:void{i}.{lab_scenario.domain}" for i in range(3))
+    lab_zones.apply({(lab_scenario.domain, "TXT"): [txt(f"v=spf1 {voids} mx -all")]})
+    outcome = check_spf(lab_scenario.target(lab_dns))
     assert outcome.status == Status.FAIL
     assert "3 void lookups" in outcome.observed
 
 
 def test_spf_ending_in_question_all_warns(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.apply({(published.domain, "TXT"): [txt("v=spf1 a mx ?all")]})
-    outcome = check_spf(published.target(lab_dns))
+    lab_zones.apply({(lab_scenario.domain, "TXT"): [txt("v=spf1 a mx ?all")]})
+    outcome = check_spf(lab_scenario.target(lab_dns))
     assert outcome.status == Status.WARN
     assert "-all" in outcome.fix
 
 
-def test_helo_spf_record_authorizes_null_sender_mail(published: Scenario, lab_dns: LabDns) -> None:
-    assert check_spf_helo(published.target(lab_dns)).status == Status.PASS
+def test_helo_spf_record_authorizes_null_sender_mail(
+    lab_scenario: Scenario, lab_dns: LabDns
+) -> None:
+    assert check_spf_helo(lab_scenario.target(lab_dns)).status == Status.PASS
 
 
 def test_missing_helo_spf_record_warns_that_replies_get_none(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.apply(delete=[(published.hostname, "TXT")])
-    outcome = check_spf_helo(published.target(lab_dns))
+    lab_zones.apply(delete=[(lab_scenario.hostname, "TXT")])
+    outcome = check_spf_helo(lab_scenario.target(lab_dns))
     assert outcome.status == Status.WARN
-    assert f'{published.hostname} TXT "v=spf1 a -all"' in outcome.fix
+    assert f'{lab_scenario.hostname} TXT "v=spf1 a -all"' in outcome.fix
 
 
 def test_helo_spf_record_not_covering_the_ip_fails(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.apply({(published.hostname, "TXT"): [txt(f"v=spf1 ip4:{OTHER_IP} -all")]})
-    assert check_spf_helo(published.target(lab_dns)).status == Status.FAIL
+    lab_zones.apply({(lab_scenario.hostname, "TXT"): [txt(f"v=spf1 ip4:{OTHER_IP} -all")]})
+    assert check_spf_helo(lab_scenario.target(lab_dns)).status == Status.FAIL
 
 
-def test_dkim_record_of_the_state_key_passes(published: Scenario, lab_dns: LabDns) -> None:
-    assert check_dkim(published.target(lab_dns)).status == Status.PASS
+def test_dkim_record_of_the_state_key_passes(lab_scenario: Scenario, lab_dns: LabDns) -> None:
+    assert check_dkim(lab_scenario.target(lab_dns)).status == Status.PASS
 
 
 def test_dkim_record_of_another_key_fails(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    other = published.target(lab_dns, dkim_public_b64=published.dkim_public_b64[::-1])
+    other = lab_scenario.target(lab_dns, dkim_public_b64=lab_scenario.dkim_public_b64[::-1])
     outcome = check_dkim(other)
     assert outcome.status == Status.FAIL
     assert "invoke provision" in outcome.fix
 
 
 def test_missing_dkim_record_fails(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.apply(delete=[(f"mail._domainkey.{published.domain}", "TXT")])
-    assert check_dkim(published.target(lab_dns)).status == Status.FAIL
+    lab_zones.apply(delete=[(f"mail._domainkey.{lab_scenario.domain}", "TXT")])
+    assert check_dkim(lab_scenario.target(lab_dns)).status == Status.FAIL
 
 
-def test_dmarc_quarantine_passes(published: Scenario, lab_dns: LabDns) -> None:
-    assert check_dmarc(published.target(lab_dns)).status == Status.PASS
+def test_dmarc_quarantine_passes(lab_scenario: Scenario, lab_dns: LabDns) -> None:
+    assert check_dmarc(lab_scenario.target(lab_dns)).status == Status.PASS
 
 
 def test_missing_dmarc_fails_and_names_the_record(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.apply(delete=[(f"_dmarc.{published.domain}", "TXT")])
-    outcome = check_dmarc(published.target(lab_dns))
+    lab_zones.apply(delete=[(f"_dmarc.{lab_scenario.domain}", "TXT")])
+    outcome = check_dmarc(lab_scenario.target(lab_dns))
     assert outcome.status == Status.FAIL
-    assert f"_dmarc.{published.domain} TXT" in outcome.fix
+    assert f"_dmarc.{lab_scenario.domain} TXT" in outcome.fix
 
 
-def test_dmarc_p_none_warns(published: Scenario, lab_dns: LabDns, lab_zones: LabZones) -> None:
-    lab_zones.apply({(f"_dmarc.{published.domain}", "TXT"): [txt("v=DMARC1; p=none")]})
-    assert check_dmarc(published.target(lab_dns)).status == Status.WARN
+def test_dmarc_p_none_warns(lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones) -> None:
+    lab_zones.apply({(f"_dmarc.{lab_scenario.domain}", "TXT"): [txt("v=DMARC1; p=none")]})
+    assert check_dmarc(lab_scenario.target(lab_dns)).status == Status.WARN
 
 
 def test_external_dmarc_reports_need_the_other_domains_consent(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
     record = txt("v=DMARC1; p=reject; rua=mailto:reports@client.test")
-    lab_zones.apply({(f"_dmarc.{published.domain}", "TXT"): [record]})
-    refused = check_dmarc(published.target(lab_dns))
-    lab_zones.apply({(f"{published.domain}._report._dmarc.client.test", "TXT"): [txt("v=DMARC1")]})
-    accepted = check_dmarc(published.target(lab_dns))
+    lab_zones.apply({(f"_dmarc.{lab_scenario.domain}", "TXT"): [record]})
+    refused = check_dmarc(lab_scenario.target(lab_dns))
+    consent = f"{lab_scenario.domain}._report._dmarc.client.test"
+    lab_zones.apply({(consent, "TXT"): [txt("v=DMARC1")]})
+    accepted = check_dmarc(lab_scenario.target(lab_dns))
     assert refused.status == Status.WARN
-    assert f"{published.domain}._report._dmarc.client.test" in refused.fix
+    assert f"{lab_scenario.domain}._report._dmarc.client.test" in refused.fix
     assert accepted.status == Status.PASS
 
 
-def test_unlisted_ip_passes_the_blocklist_check(published: Scenario, lab_dns: LabDns) -> None:
-    assert check_dnsbl(published.target(lab_dns)).status == Status.PASS
+def test_unlisted_ip_passes_the_blocklist_check(lab_scenario: Scenario, lab_dns: LabDns) -> None:
+    assert check_dnsbl(lab_scenario.target(lab_dns)).status == Status.PASS
 
 
 def test_listed_ip_fails_and_says_to_request_delisting(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.list_ip(published.ip)
-    outcome = check_dnsbl(published.target(lab_dns))
+    lab_zones.list_ip(lab_scenario.ip)
+    outcome = check_dnsbl(lab_scenario.target(lab_dns))
     assert outcome.status == Status.FAIL
     assert "delisting" in outcome.fix
 
 
 def test_refused_blocklist_query_is_an_error_not_a_listing(
-    published: Scenario, lab_dns: LabDns, lab_zones: LabZones
+    lab_scenario: Scenario, lab_dns: LabDns, lab_zones: LabZones
 ) -> None:
-    lab_zones.list_ip(published.ip, code="127.255.255.254")
-    outcome = check_dnsbl(published.target(lab_dns))
+    lab_zones.list_ip(lab_scenario.ip, code="127.255.255.254")
+    outcome = check_dnsbl(lab_scenario.target(lab_dns))
     assert outcome.status == Status.ERROR
     assert "refused" in outcome.observed
 
 
-def test_separate_txt_records_pass_the_duckdns_check(published: Scenario, lab_dns: LabDns) -> None:
-    assert check_duckdns(published.target(lab_dns)).status == Status.PASS
+def test_separate_txt_records_pass_the_duckdns_check(
+    lab_scenario: Scenario, lab_dns: LabDns
+) -> None:
+    assert check_duckdns(lab_scenario.target(lab_dns)).status == Status.PASS
 
 
 def test_duckdns_single_txt_warns_and_names_the_missing_records(
@@ -256,5 +261,5 @@ def test_duckdns_single_txt_warns_and_names_the_missing_records(
     target = scenario_identity.target(lab_dns, domain=domain, hostname=domain)
     outcome = check_duckdns(target)
     assert outcome.status == Status.WARN
-    assert "DKIM published, so SPF, DMARC, MTA-STS, TLS-RPT are missing" in outcome.observed
+    assert "DKIM lab_scenario, so SPF, DMARC, MTA-STS, TLS-RPT are missing" in outcome.observed
     assert check_dkim(target).status == Status.PASS
