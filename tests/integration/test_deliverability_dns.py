@@ -261,5 +261,5 @@ def test_duckdns_single_txt_warns_and_names_the_missing_records(
     target = scenario_identity.target(lab_dns, domain=domain, hostname=domain)
     outcome = check_duckdns(target)
     assert outcome.status == Status.WARN
-    assert "DKIM lab_scenario, so SPF, DMARC, MTA-STS, TLS-RPT are missing" in outcome.observed
+    assert "DKIM published, so SPF, DMARC, MTA-STS, TLS-RPT are missing" in outcome.observed
     assert check_dkim(target).status == Status.PASS
