@@ -6,8 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from invoke import Context, task
+from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
 from provision import client, deploy, image, operate
 from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
@@ -35,6 +36,7 @@ def provision(c: Context, config: str | None = None, debug: bool = False) -> Non
         out.print(f"  https     {settings.ports.bind}:{settings.ports.https} -> 443")
         out.print(f"  banner    {result.banner}")
         out.print(f"  requests  {settings.request_recipient}")
+        out.print(f"  dkim      {settings.dkim.selector} key sha256:{result.dkim.fingerprint}")
         dns_report = dns_publish.provision_dns(settings, result.dkim, os.environ, progress)
         out.print("  DNS records:" if dns_report.zone_fragment is None else "  publish these:")
         for line in dns_publish.report_lines(dns_report):
@@ -222,7 +224,7 @@ def send(
             settings,
             client.user_gpg(),
             text,
-            format,  # type: ignore[arg-type]
+            format,
             key=key,
             wait=timeout if wait else None,
             environ=os.environ,

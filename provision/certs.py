@@ -17,11 +17,9 @@ from cryptography import x509
 
 from provision import acme
 from provision.config import Settings
-from provision.dns.authoritative import parse_servers
-from provision.dns.duckdns import DuckDnsProvider
 from provision.dns.propagation import authoritative_servers, wait_for_txt
 from provision.dns.provider import DnsProvider
-from provision.dns.rfc2136 import Rfc2136Provider
+from provision.dns.publish import make_provider
 from provision.errors import ConfigError
 from provision.render import site_names
 from provision.state import StateDir, install_certificate
@@ -73,17 +71,14 @@ def check_certificate(cert_pem: bytes | None, names: list[str], now: dt.datetime
 
 
 def dns_provider(settings: Settings, environ: Mapping[str, str]) -> DnsProvider:
-    """The provider that publishes the challenge records."""
-    cfg = settings.dns
-    if cfg.provider == "rfc2136" and cfg.rfc2136 is not None:
-        return Rfc2136Provider.from_settings(cfg.rfc2136, settings.domain, environ)
-    if cfg.provider == "duckdns":
-        servers = parse_servers(cfg.nameservers) if cfg.nameservers else []
-        return DuckDnsProvider.from_settings(cfg.duckdns, settings.domain, environ, servers)
-    raise ConfigError(
-        f'dns.provider = "{cfg.provider}" cannot publish ACME DNS-01 challenges',
-        hint='set [dns] provider = "rfc2136" or "duckdns"',
-    )
+    """The provider that publishes the challenge records (the one `dns-update` uses)."""
+    provider = make_provider(settings, environ)
+    if provider is None:
+        raise ConfigError(
+            f'dns.provider = "{settings.dns.provider}" cannot publish ACME DNS-01 challenges',
+            hint='set [dns] provider = "rfc2136" or "duckdns"',
+        )
+    return provider
 
 
 def authoritative_waiter(settings: Settings) -> acme.WaitPublished:

@@ -14,8 +14,8 @@ from typing import Any
 
 import jinja2
 
-from provision import mta_sts
 from provision.config import Settings
+from provision.dns.records import mta_sts_host, mta_sts_policy
 from provision.files import write_atomic
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -56,14 +56,15 @@ def _environment() -> jinja2.Environment:
     )
 
 
-MTA_STS_ROOT = "caddy/mta-sts"
+MTA_STS_POLICY = "caddy/mta-sts.txt"
+MTA_STS_PATH = "/.well-known/mta-sts.txt"
 
 
 def site_names(settings: Settings) -> list[str]:
     """Names caddy serves and the certificate must cover (the ACME order's names)."""
     names = [settings.fqdn]
     if settings.mta_sts.enabled:
-        names.append(mta_sts.policy_host(settings))
+        names.append(mta_sts_host(settings))
     return names
 
 
@@ -79,8 +80,8 @@ def template_values(settings: Settings) -> dict[str, Any]:
         "relay": settings.relay,
         "message_size_limit": settings.smtp.max_message_mb * 1024 * 1024,
         "admin_mailbox": admin if external_admin else "mailadmin",
-        "mta_sts_host": mta_sts.policy_host(settings) if settings.mta_sts.enabled else None,
-        "mta_sts_path": "/" + mta_sts.POLICY_PATH,
+        "mta_sts_host": mta_sts_host(settings) if settings.mta_sts.enabled else None,
+        "mta_sts_path": MTA_STS_PATH,
         "request_recipient": settings.request_recipient,
         "request_concurrency": REQUEST_CONCURRENCY,
         "request_time_limit_s": settings.requests.timeout_s + REQUEST_TIME_MARGIN_S,
@@ -137,7 +138,7 @@ def render_configs(settings: Settings) -> dict[str, str]:
     files = {path: env.get_template(t).render(values) for path, t in CONFIG_TEMPLATES.items()}
     files["mailsh/server.json"] = json.dumps(server_settings(settings), indent=2) + "\n"
     if settings.mta_sts.enabled:
-        files[f"{MTA_STS_ROOT}/{mta_sts.POLICY_PATH}"] = mta_sts.policy_text(settings)
+        files[MTA_STS_POLICY] = mta_sts_policy(settings)
     return files
 
 

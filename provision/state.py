@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,12 +56,12 @@ class StateDir:
         return self.root / "trusted"
 
     @property
-    def relay_password_file(self) -> Path:
-        return self.root / "secrets" / "relay_password"
-
-    @property
     def acme_account_key(self) -> Path:
         return self.root / "acme" / "account-key.pem"
+
+    @property
+    def relay_password_file(self) -> Path:
+        return self.root / "secrets" / "relay_password"
 
     def dkim_key_file(self, selector: str) -> Path:
         return self.root / "dkim" / f"{selector}.private"
@@ -85,6 +86,11 @@ class DkimKey:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         return base64.b64encode(der).decode()
+
+    @property
+    def fingerprint(self) -> str:
+        """A short, comparable name for the public key: sha256 of its DER, 16 hex digits."""
+        return hashlib.sha256(base64.b64decode(self.public_b64)).hexdigest()[:16]
 
     @property
     def txt_value(self) -> str:

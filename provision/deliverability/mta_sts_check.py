@@ -15,7 +15,8 @@ from provision.deliverability.result import Outcome, Problem, Status, combine, p
 from provision.deliverability.tags import TagSyntaxError, parse_tags
 from provision.deliverability.target import Endpoint, Target
 from provision.deliverability.tls_check import client_context
-from provision.mta_sts import POLICY_PATH, policy_id
+from provision.dns.records import mta_sts_id
+from provision.render import MTA_STS_PATH
 
 MODES = ("enforce", "testing", "none")
 MAX_AGE = 31557600
@@ -79,7 +80,7 @@ def sts_record_id(records: list[str]) -> str:
     return tags["id"]
 
 
-def judge_mta_sts(domain: str, record_id: str, policy_text: str, mx_hosts: list[str]) -> Outcome:
+def judge_mta_sts(record_id: str, policy_text: str, mx_hosts: list[str]) -> Outcome:
     """The policy against the DNS: it parses, names every MX, enforces, and the id tracks it."""
     expected = "v=STSv1 record, policy mode enforce naming every MX"
     try:
@@ -104,7 +105,7 @@ def judge_mta_sts(domain: str, record_id: str, policy_text: str, mx_hosts: list[
                 'once TLS-RPT reports are clean, set [mta_sts] mode = "enforce"',
             )
         )
-    if record_id != policy_id(policy_text):
+    if record_id != mta_sts_id(policy_text):
         problems.append(
             Problem(
                 Status.WARN,
@@ -129,11 +130,17 @@ def fetch_policy(address: Endpoint, host: str, target: Target) -> tuple[int, str
         retries=False,
     )
     try:
-        response = pool.request("GET", "/" + POLICY_PATH, headers={"Host": host}, redirect=False)
+        response = pool.request("GET", MTA_STS_PATH, headers={"Host": host}, redirect=False)
     finally:
         pool.close()
     body = response.data.decode(errors="replace")[:65536]
     return response.status, response.headers.get("content-type", ""), body
+
+
+def _policy_address(target: Target) -> Endpoint:
+    """Where senders fetch the policy when another host serves it: its A record, port 443."""
+    found = lookup.addresses(target.resolver, target.mta_sts_host, "A")
+    return Endpoint(found[0] if found else target.mta_sts_host, 443)
 
 
 def check_mta_sts(target: Target) -> Outcome:
@@ -144,7 +151,8 @@ def check_mta_sts(target: Target) -> Outcome:
         record_id = sts_record_id(lookup.txt(target.resolver, f"_mta-sts.{target.domain}"))
     except ValueError as e:
         return Outcome(Status.FAIL, f"_mta-sts.{target.domain}: {e}", expected, publish)
-    address = target.https if target.mta_sts_served else Endpoint(host, 443)
+    url = f"https://{host}{MTA_STS_PATH}"
+    address = target.https if target.mta_sts_served else _policy_address(target)
     try:
         status, content_type, body = fetch_policy(address, host, target)
     except urllib3.exceptions.SSLError as e:
@@ -157,19 +165,19 @@ def check_mta_sts(target: Target) -> Outcome:
     except urllib3.exceptions.HTTPError as e:
         return Outcome(
             Status.FAIL,
-            f"https://{host}/{POLICY_PATH}: {e}",
+            f"{url}: {e}",
             expected,
-            f"serve the policy at https://{host}/{POLICY_PATH} ([mta_sts] enabled = true)",
+            f"serve the policy at {url} ([mta_sts] enabled = true)",
         )
     if status != 200 or not content_type.startswith("text/plain"):
         return Outcome(
             Status.FAIL,
             f"HTTP {status} {content_type}",
             "HTTP 200 text/plain",
-            f"serve the policy at https://{host}/{POLICY_PATH} ([mta_sts] enabled = true)",
+            f"serve the policy at {url} ([mta_sts] enabled = true)",
         )
     mx_hosts = [name for _, name in lookup.mx(target.resolver, target.domain)]
-    return judge_mta_sts(target.domain, record_id, body, mx_hosts)
+    return judge_mta_sts(record_id, body, mx_hosts)
 
 
 def judge_tlsrpt(domain: str, records: list[str]) -> Outcome:

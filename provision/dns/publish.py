@@ -111,9 +111,12 @@ def _short(values: tuple[str, ...], width: int = 60) -> str:
 
 def report_lines(report: DnsReport) -> list[str]:
     """The report as plain lines for the terminal."""
+    note = []
+    if not any(m.kind == "A" for m in report.records):
+        note = ["; [dns] ip is not set: address records (A/AAAA) are left as they are"]
     if report.zone_fragment is not None:
-        return report.zone_fragment.rstrip("\n").splitlines()
-    lines = []
+        return report.zone_fragment.rstrip("\n").splitlines() + note
+    lines = [n.lstrip("; ") for n in note]
     for c in report.changes:
         line = f"{_MARK[c.action]} {c.action.value:<9} {c.kind:<8} {c.name} {c.rtype}"
         if c.action == Action.CHANGED:

@@ -44,21 +44,31 @@ def dmarc_value(settings: Settings) -> str:
     return value
 
 
+def mta_sts_host(settings: Settings) -> str:
+    """The policy host: caddy serves it, the ACME certificate covers it."""
+    return f"mta-sts.{settings.domain}"
+
+
 def mta_sts_policy(settings: Settings) -> str:
-    """The policy file served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461)."""
+    """The policy file served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461);
+    its MX patterns are `[mta_sts] mx`, or the server's hostname."""
     lines = [
         "version: STSv1",
         f"mode: {settings.mta_sts.mode}",
-        f"mx: {settings.fqdn}",
+        *(f"mx: {mx}" for mx in settings.mta_sts.mx or [settings.fqdn]),
         f"max_age: {settings.mta_sts.max_age}",
     ]
     return "\r\n".join(lines) + "\r\n"
 
 
+def mta_sts_id(policy_text: str) -> str:
+    """The `id=` for a policy text: it changes exactly when the text does."""
+    return hashlib.sha256(policy_text.encode()).hexdigest()[:MTA_STS_ID_LENGTH]
+
+
 def mta_sts_value(settings: Settings) -> str:
     """`_mta-sts` TXT; its id changes exactly when the policy text does."""
-    digest = hashlib.sha256(mta_sts_policy(settings).encode()).hexdigest()
-    return f"v=STSv1; id={digest[:MTA_STS_ID_LENGTH]}"
+    return f"v=STSv1; id={mta_sts_id(mta_sts_policy(settings))}"
 
 
 def tlsrpt_value(settings: Settings) -> str:
@@ -68,7 +78,8 @@ def tlsrpt_value(settings: Settings) -> str:
 def desired_records(settings: Settings, dkim: DkimKey) -> list[MailRecord]:
     """Every record to publish, in the order a reader expects them."""
     dns, domain, ttl = settings.dns, settings.domain, settings.dns.ttl
-    hosts = (settings.fqdn, f"mta-sts.{domain}")
+    sts = settings.mta_sts.enabled
+    hosts = (settings.fqdn, mta_sts_host(settings)) if sts else (settings.fqdn,)
     records: list[MailRecord] = []
     if dns.ip is not None:
         records += [MailRecord("A", Record(h, "A", (dns.ip,), ttl)) for h in hosts]
@@ -89,9 +100,14 @@ def desired_records(settings: Settings, dkim: DkimKey) -> list[MailRecord]:
             "DKIM", Record(f"{dkim.selector}._domainkey.{domain}", "TXT", (dkim.txt_value,), ttl)
         ),
         MailRecord("DMARC", Record(f"_dmarc.{domain}", "TXT", (dmarc_value(settings),), ttl)),
-        MailRecord("MTA-STS", Record(f"_mta-sts.{domain}", "TXT", (mta_sts_value(settings),), ttl)),
-        MailRecord(
-            "TLS-RPT", Record(f"_smtp._tls.{domain}", "TXT", (tlsrpt_value(settings),), ttl)
-        ),
     ]
+    if sts:
+        records.append(
+            MailRecord(
+                "MTA-STS", Record(f"_mta-sts.{domain}", "TXT", (mta_sts_value(settings),), ttl)
+            )
+        )
+    records.append(
+        MailRecord("TLS-RPT", Record(f"_smtp._tls.{domain}", "TXT", (tlsrpt_value(settings),), ttl))
+    )
     return records

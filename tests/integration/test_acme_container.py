@@ -13,8 +13,9 @@ from provision.acme import AcmeError
 from provision.certs import authoritative_waiter, ensure_acme_certificate
 from provision.deploy import Action
 from provision.dns.provider import Record
+from provision.dns.records import mta_sts_host, mta_sts_policy
 from provision.dns.rfc2136 import Rfc2136Provider
-from provision.mta_sts import POLICY_PATH, policy_host, policy_text
+from provision.render import MTA_STS_PATH
 from tests.fixtures.acme import https_get, starttls_certificate, trusting
 from tests.fixtures.server import RunningServer, run_invoke
 from tests.lab.docker_lab import free_port
@@ -59,7 +60,7 @@ def test_starttls_and_https_present_pebbles_certificate(
 def test_challenge_records_are_gone_after_issuance(
     acme_server: RunningServer, lab_rfc2136: Rfc2136Provider
 ) -> None:
-    for name in acme_server.settings.fqdn, policy_host(acme_server.settings):
+    for name in acme_server.settings.fqdn, mta_sts_host(acme_server.settings):
         assert lab_rfc2136.read(f"_acme-challenge.{name}", "TXT") == ()
 
 
@@ -93,14 +94,14 @@ def test_mta_sts_policy_is_served_over_https(
     acme_server: RunningServer, lab_pebble: LabPebble
 ) -> None:
     settings = acme_server.settings
-    host = policy_host(settings)
+    host = mta_sts_host(settings)
     leaf, response = https_get(
-        *acme_server.https, host, f"/{POLICY_PATH}", trusting(lab_pebble.root_pem())
+        *acme_server.https, host, MTA_STS_PATH, trusting(lab_pebble.root_pem())
     )
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     assert b"content-type: text/plain" in head.lower()
-    assert body.decode() == policy_text(settings)
+    assert body.decode() == mta_sts_policy(settings)
     assert leaf == state_leaf(acme_server)
 
 

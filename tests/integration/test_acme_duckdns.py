@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import pytest
 from cryptography import x509
 
-from provision.certs import CertResult, ensure_acme_certificate
-from provision.config import parse_settings
+from provision.acme import Progress
+from provision.acme_failures import AcmeError
+from provision.certs import CertResult, authoritative_waiter, ensure_acme_certificate
+from provision.config import Settings, parse_settings
 from provision.dns.duckdns import DuckDnsProvider
 from provision.dns.provider import Record
 from provision.state import StateDir
@@ -27,6 +29,7 @@ class DuckDnsIssuance:
     progress: list[str]
     state: StateDir
     provider: DuckDnsProvider
+    settings: Settings
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def duckdns_issuance(
     provider.set(Record(DOMAIN, "TXT", (BEFORE,)))
     lines: list[str] = []
     result = ensure_acme_certificate(settings, environ, lines.append)
-    return DuckDnsIssuance(result, lines, StateDir(settings.state_dir), provider)
+    return DuckDnsIssuance(result, lines, StateDir(settings.state_dir), provider, settings)
 
 
 def test_certificate_is_issued_through_duckdns(duckdns_issuance: DuckDnsIssuance) -> None:
@@ -75,9 +78,37 @@ def test_challenges_are_solved_one_at_a_time(duckdns_issuance: DuckDnsIssuance) 
         for line in duckdns_issuance.progress
         if line.startswith("publishing") or line.endswith("challenge accepted")
     ]
-    assert steps == [
-        f"publishing TXT _acme-challenge.mail.{DOMAIN} through duckdns",
-        f"mail.{DOMAIN}: challenge accepted",
-        f"publishing TXT _acme-challenge.mta-sts.{DOMAIN} through duckdns",
-        f"mta-sts.{DOMAIN}: challenge accepted",
+    # Each challenge is accepted before the next one is published (in the CA's order).
+    solved = [
+        (steps[i].split()[2].removeprefix("_acme-challenge."), steps[i + 1])
+        for i in range(0, len(steps), 2)
     ]
+    assert sorted(solved) == [
+        (f"mail.{DOMAIN}", f"mail.{DOMAIN}: challenge accepted"),
+        (f"mta-sts.{DOMAIN}", f"mta-sts.{DOMAIN}: challenge accepted"),
+    ]
+    assert len(steps) == 4
+
+
+def test_txt_value_is_restored_when_the_challenge_is_refused(
+    duckdns_issuance: DuckDnsIssuance, lab_duckdns: LabDuckDns, lab_pebble: LabPebble
+) -> None:
+    settings = duckdns_issuance.settings
+    provider = duckdns_issuance.provider
+    real_wait = authoritative_waiter(settings)
+
+    def wait_then_tamper(name: str, value: str, progress: Progress) -> None:
+        real_wait(name, value, progress)
+        provider.set(Record(DOMAIN, "TXT", ("not-the-key-authorization",)))
+
+    before = duckdns_issuance.state.cert_file.read_bytes()
+    with pytest.raises(AcmeError, match="challenge refused"):
+        ensure_acme_certificate(
+            settings,
+            {TOKEN_ENV: lab_duckdns.token},
+            lambda _m: None,
+            force=True,
+            wait_published=wait_then_tamper,
+        )
+    assert provider.read(DOMAIN, "TXT") == (BEFORE,)
+    assert duckdns_issuance.state.cert_file.read_bytes() == before

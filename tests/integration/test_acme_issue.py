@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
+from provision.acme_failures import AcmeError
 from provision.certs import ensure_acme_certificate
 from provision.config import parse_settings
 from provision.dns.rfc2136 import Rfc2136Provider
@@ -34,3 +36,15 @@ def test_certificate_is_issued_for_hostname_and_mta_sts_host(
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert set(san.get_values_for_type(x509.DNSName)) == {"mail.mailsh.test", "mta-sts.mailsh.test"}
     assert lab_rfc2136.read("_acme-challenge.mail.mailsh.test", "TXT") == ()
+
+
+def test_terms_of_service_must_be_agreed_in_the_config(
+    lab_dns: LabDns, lab_pebble: LabPebble, acme_env: dict[str, str], tmp_path: Path
+) -> None:
+    data = acme_config(lab_dns, lab_pebble)
+    data["acme"] = {**data["acme"], "agree_tos": False}
+    settings = parse_settings({**data, "state_dir": str(tmp_path / "state")}, "test", tmp_path)
+    with pytest.raises(AcmeError, match="terms of service") as info:
+        ensure_acme_certificate(settings, acme_env, lambda _m: None)
+    assert info.value.hint == "read them and set [acme] agree_tos = true"
+    assert not StateDir(settings.state_dir).cert_file.exists()

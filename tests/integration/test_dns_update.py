@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dns.resolver
 import pytest
+import tomli_w
 
 from provision.config import load_settings
 from provision.dns.publish import provision_dns
@@ -33,36 +33,6 @@ class Run:
     stderr: str
 
 
-def _toml(data: dict[str, Any]) -> str:
-    """Enough TOML for these configs: top-level scalars, then nested tables."""
-    lines: list[str] = []
-
-    def table(prefix: str, values: dict[str, Any]) -> None:
-        if prefix:
-            lines.append(f"[{prefix}]")
-        nested = {k: v for k, v in values.items() if isinstance(v, dict)}
-        for k, v in values.items():
-            if k not in nested:
-                lines.append(f"{k} = {_value(v)}")
-        for k, v in nested.items():
-            table(f"{prefix}.{k}" if prefix else k, v)
-
-    table("", data)
-    text = "\n".join(lines) + "\n"
-    assert tomllib.loads(text) == data
-    return text
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return str(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _config(tmp: Path, domain: str, dns_table: dict[str, Any], **dns_extra: Any) -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     path = tmp / "mailsh.toml"
@@ -71,7 +41,7 @@ def _config(tmp: Path, domain: str, dns_table: dict[str, Any], **dns_extra: Any)
         "state_dir": str(tmp / "state"),
         "dns": {**dns_table, "ip": "192.0.2.25", **dns_extra},
     }
-    path.write_text(_toml(data))
+    path.write_text(tomli_w.dumps(data))
     return path
 
 

@@ -29,3 +29,12 @@ def test_wait_for_a_value_never_published_times_out_with_what_it_saw(lab_dns: La
 def test_wait_for_absence_passes_when_the_record_is_gone(lab_dns: LabDns) -> None:
     servers = [(lab_dns.host, lab_dns.port)]
     assert wait_for_records([Record("gone.mailsh.test", "TXT", ())], servers, 2, print) < 2
+
+
+def test_nameservers_are_found_through_the_zone_ns_records(lab_dns: LabDns) -> None:
+    servers = authoritative_servers("mail.mailsh.test", resolver=lab_dns.resolver())
+    assert servers == [(lab_dns.ip, 53)]
+
+
+def test_configured_nameservers_override_the_lookup(lab_dns: LabDns) -> None:
+    assert authoritative_servers("mail.mailsh.test", ["127.0.0.1:5399"]) == [("127.0.0.1", 5399)]

@@ -8,7 +8,8 @@ import pytest
 import requests
 from acme import messages
 
-from provision.acme import AcmeError, Challenge, acme_failures, challenge_batches, load_account_key
+from provision.acme import Challenge, challenge_batches, load_account_key
+from provision.acme_failures import AcmeError, acme_failures
 from provision.config import parse_settings
 from provision.errors import ConfigError
 

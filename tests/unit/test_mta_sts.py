@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from provision.config import Settings, parse_settings
-from provision.mta_sts import policy_text, sts_record_value
+from provision.dns.records import desired_records, mta_sts_policy
 from provision.render import render_configs, site_names
+from provision.state import StateDir, ensure_dkim_key
 
-POLICY_FILE = "caddy/mta-sts/.well-known/mta-sts.txt"
+POLICY_FILE = "caddy/mta-sts.txt"
 
 
 def settings(**data: Any) -> Settings:
@@ -17,29 +18,18 @@ def settings(**data: Any) -> Settings:
 
 
 def test_policy_names_mode_mx_and_max_age() -> None:
-    text = policy_text(settings(mta_sts={"mode": "enforce", "mx": ["mx1.example.org"]}))
+    text = mta_sts_policy(settings(mta_sts={"mode": "enforce", "mx": ["mx1.example.org"]}))
     assert text == "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.org\r\nmax_age: 604800\r\n"
 
 
 def test_policy_mx_defaults_to_the_hostname() -> None:
-    assert "mx: mail.example.org\r\n" in policy_text(settings())
-
-
-def test_record_id_changes_when_the_policy_changes() -> None:
-    testing = sts_record_value(settings())
-    enforce = sts_record_value(settings(mta_sts={"mode": "enforce"}))
-    assert testing.startswith("v=STSv1; id=")
-    assert testing != enforce
-
-
-def test_record_id_is_stable_for_the_same_policy() -> None:
-    assert sts_record_value(settings()) == sts_record_value(settings())
+    assert "mx: mail.example.org\r\n" in mta_sts_policy(settings())
 
 
 def test_caddy_serves_the_policy_file_on_the_mta_sts_host() -> None:
     s = settings()
     files = render_configs(s)
-    assert files[POLICY_FILE] == policy_text(s)
+    assert files[POLICY_FILE] == mta_sts_policy(s)
     assert "https://mta-sts.example.org:443 {" in files["caddy/Caddyfile"]
     assert site_names(s) == ["mail.example.org", "mta-sts.example.org"]
 
@@ -50,3 +40,9 @@ def test_disabled_mta_sts_leaves_host_certificate_and_policy_out() -> None:
     assert POLICY_FILE not in files
     assert "mta-sts" not in files["caddy/Caddyfile"]
     assert site_names(s) == ["mail.example.org"]
+
+
+def test_disabled_mta_sts_publishes_no_mta_sts_record(tmp_path: Path) -> None:
+    dkim, _ = ensure_dkim_key(StateDir(tmp_path), "mail", 1024)
+    kinds = [r.kind for r in desired_records(settings(mta_sts={"enabled": False}), dkim)]
+    assert "MTA-STS" not in kinds

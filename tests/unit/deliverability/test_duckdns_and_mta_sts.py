@@ -12,7 +12,7 @@ from provision.deliverability.mta_sts_check import (
     sts_record_id,
 )
 from provision.deliverability.result import Status
-from provision.mta_sts import policy_id
+from provision.dns.records import mta_sts_id
 
 DKIM = "v=DKIM1; k=rsa; p=MIIB"
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.org\r\nmax_age: 604800\r\n"
@@ -68,25 +68,25 @@ def test_wildcard_mx_pattern_covers_one_label() -> None:
 
 
 def test_policy_naming_every_mx_in_enforce_mode_with_matching_id_passes() -> None:
-    outcome = judge_mta_sts("example.org", policy_id(POLICY), POLICY, ["mail.example.org"])
+    outcome = judge_mta_sts(mta_sts_id(POLICY), POLICY, ["mail.example.org"])
     assert outcome.status == Status.PASS
 
 
 def test_mx_missing_from_the_policy_fails() -> None:
-    outcome = judge_mta_sts("example.org", policy_id(POLICY), POLICY, ["mx2.example.org"])
+    outcome = judge_mta_sts(mta_sts_id(POLICY), POLICY, ["mx2.example.org"])
     assert outcome.status == Status.FAIL
     assert "[mta_sts] mx" in outcome.fix
 
 
 def test_testing_mode_warns() -> None:
     text = POLICY.replace("enforce", "testing")
-    outcome = judge_mta_sts("example.org", policy_id(text), text, ["mail.example.org"])
+    outcome = judge_mta_sts(mta_sts_id(text), text, ["mail.example.org"])
     assert outcome.status == Status.WARN
     assert 'mode = "enforce"' in outcome.fix
 
 
 def test_stale_record_id_warns() -> None:
-    outcome = judge_mta_sts("example.org", "oldid1", POLICY, ["mail.example.org"])
+    outcome = judge_mta_sts("oldid1", POLICY, ["mail.example.org"])
     assert outcome.status == Status.WARN
     assert "dns-update" in outcome.fix
 
