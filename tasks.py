@@ -16,6 +16,8 @@ from provision.console import err, out, progress, user_errors
 from provision.container import find_container
 from provision.dns import publish as dns_publish
 from provision.request_mail import FORMATS
+from provision.server_key import ensure_server_key
+from provision.state import StateDir
 
 CONFIG_HELP = {"config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"}
 
@@ -96,55 +98,6 @@ def down(c: Context, config: str | None = None, purge: bool = False, yes: bool =
 
 
 @task(
-    name="dns-update",
-    help={**CONFIG_HELP, "dry-run": "show the diff, change nothing", "debug": "show tracebacks"},
-)
-def dns_update(
-    c: Context, config: str | None = None, dry_run: bool = False, debug: bool = False
-) -> None:
-    """Publish the mail records (A, MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT) and show the diff."""
-    with user_errors(debug):
-        settings = _settings(config)
-        dkim = dns_publish.dkim_key(settings, progress)
-        report = dns_publish.update_dns(settings, dkim, os.environ, progress, dry_run=dry_run)
-        for line in dns_publish.report_lines(report):
-            out.print(line, markup=False, soft_wrap=True)
-
-
-@task(
-    help={
-        **CONFIG_HELP,
-        "force": "renew even when more than 30 days remain",
-        "debug": "show tracebacks",
-    }
-)
-def certs(c: Context, config: str | None = None, force: bool = False, debug: bool = False) -> None:
-    """Issue or renew the ACME certificate (DNS-01) and reload postfix and caddy."""
-    with user_errors(debug):
-        settings = _settings(config)
-        if settings.tls.mode != "acme":
-            raise Exit(
-                f'mailsh: tls.mode is "{settings.tls.mode}": set [tls] mode = "acme" '
-                "to use ACME certificates",
-                code=1,
-            )
-        outcome = deploy.renew_certificate(settings, image.docker_client(), progress, force)
-        cert = outcome.certificate
-        if not cert.issued:
-            out.print(f"nothing to do: {cert.reason}")
-            return
-        until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
-        out.print(
-            f"[bold green]certificate issued[/] in {cert.seconds:.1f} s ({cert.reason}), "
-            f"valid until {until}"
-        )
-        if outcome.reloaded:
-            out.print(f"  postfix and caddy reloaded in {settings.container_name}")
-        else:
-            out.print("  no running container: `invoke provision` will use it")
-
-
-@task(
     help={
         **CONFIG_HELP,
         "name": "your name for the key's user ID",
@@ -200,6 +153,7 @@ def trust(c: Context, path: str, config: str | None = None) -> None:
         "wait": "wait for the reply and print the command's output",
         "timeout": "seconds to wait for the reply",
         "key": "signing key (fingerprint or address; default [client] key)",
+        "encrypt": "encrypt the request to the server's key (`invoke server-key`)",
     }
 )
 def send(
@@ -210,6 +164,7 @@ def send(
     wait: bool = False,
     timeout: float = 120.0,
     key: str | None = None,
+    encrypt: bool = False,
     config: str | None = None,
 ) -> None:
     """Sign a command with your key and mail it to the server (optionally wait for the reply)."""
@@ -229,6 +184,7 @@ def send(
             wait=timeout if wait else None,
             environ=os.environ,
             docker_client=image.docker_client,
+            encrypt=encrypt,
         )
         if not wait:
             err.print(f"sent {sent.message_id} to {settings.request_recipient}")
@@ -239,6 +195,71 @@ def send(
             raise Exit(f"mailsh: request {sent.result}", code=1)
         if sent.exit_status:
             raise Exit(code=sent.exit_status)
+
+
+@task(
+    name="dns-update",
+    help={**CONFIG_HELP, "dry-run": "show the diff, change nothing", "debug": "show tracebacks"},
+)
+def dns_update(
+    c: Context, config: str | None = None, dry_run: bool = False, debug: bool = False
+) -> None:
+    """Publish the mail records (A, MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT) and show the diff."""
+    with user_errors(debug):
+        settings = _settings(config)
+        dkim = dns_publish.dkim_key(settings, progress)
+        report = dns_publish.update_dns(settings, dkim, os.environ, progress, dry_run=dry_run)
+        for line in dns_publish.report_lines(report):
+            out.print(line, markup=False, soft_wrap=True)
+
+
+@task(
+    help={
+        **CONFIG_HELP,
+        "force": "renew even when more than 30 days remain",
+        "debug": "show tracebacks",
+    }
+)
+def certs(c: Context, config: str | None = None, force: bool = False, debug: bool = False) -> None:
+    """Issue or renew the ACME certificate (DNS-01) and reload postfix and caddy."""
+    with user_errors(debug):
+        settings = _settings(config)
+        if settings.tls.mode != "acme":
+            raise Exit(
+                f'mailsh: tls.mode is "{settings.tls.mode}": set [tls] mode = "acme" '
+                "to use ACME certificates",
+                code=1,
+            )
+        outcome = deploy.renew_certificate(settings, image.docker_client(), progress, force)
+        cert = outcome.certificate
+        if not cert.issued:
+            out.print(f"nothing to do: {cert.reason}")
+            return
+        until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
+        out.print(
+            f"[bold green]certificate issued[/] in {cert.seconds:.1f} s ({cert.reason}), "
+            f"valid until {until}"
+        )
+        if outcome.reloaded:
+            out.print(f"  postfix and caddy reloaded in {settings.container_name}")
+        else:
+            out.print("  no running container: `invoke provision` will use it")
+
+
+@task(name="server-key", help=CONFIG_HELP)
+def server_key(c: Context, config: str | None = None) -> None:
+    """Create the server's OpenPGP key (encrypted requests and replies); print the public key."""
+    with user_errors():
+        settings = _settings(config)
+        state = StateDir(settings.state_dir.resolve())
+        state.ensure()
+        key, created = ensure_server_key(state, settings.request_recipient)
+        err.print(f"{'created' if created else 'existing'} server key {key.fingerprint}")
+        docker_client = image.docker_client()
+        if created and find_container(docker_client, settings.container_name) is not None:
+            result = deploy.provision(settings, docker_client, progress)
+            err.print(f"server updated ({result.action.value})")
+        print(key.public, end="")
 
 
 @task(

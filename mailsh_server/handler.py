@@ -19,16 +19,24 @@ from email.parser import BytesParser
 
 from mailsh_server.gpgstatus import parse_status
 from mailsh_server.journal import Claim, ReplayJournal
-from mailsh_server.keyring import Keyring
+from mailsh_server.keyring import GpgOutput, Keyring
 from mailsh_server.message import (
     Envelope,
+    Payload,
     RequestRefused,
     envelope_of,
+    find_payload,
     parse_request,
     signed_entity_body,
 )
 from mailsh_server.paths import SERVER_DIR, SERVER_SETTINGS
-from mailsh_server.reply import notice_reply, result_reply, send
+from mailsh_server.reply import (
+    encrypted_reply,
+    notice_reply,
+    notice_reply_like,
+    result_reply,
+    send,
+)
 from mailsh_server.run import RunResult, run_command
 from mailsh_server.settings import ServerSettings, load_settings
 from mailsh_server.verify import Accepted, accept
@@ -106,14 +114,21 @@ class RequestHandler:
         try:
             request = parse_request(raw, MAX_REQUEST_BYTES)
             envelope = request.envelope
-            if request.payload.kind == "encrypted":
-                raise RequestRefused("encrypted request but this server has no key of its own")
-            output = self.keyring.verify(request.payload)
+            payload = request.payload
+            encrypted = payload.kind == "encrypted"
+            if encrypted:
+                output, inner = self._decrypt(payload)
+                if inner is not None:
+                    payload, output = inner, self.keyring.verify(inner)
+                else:  # signed and encrypted in one: the signature came with the decryption
+                    payload = Payload("detached", output.data)
+            else:
+                output = self.keyring.verify(payload)
             status = parse_status(output.status)
             if status.valid and status.primary_fingerprint in self.settings.policy.keys:
                 signer = status.primary_fingerprint
             signed = output.data
-            if status.valid and request.payload.kind == "detached":
+            if status.valid and payload.kind == "detached":
                 signed = signed_entity_body(signed)
             accepted = accept(
                 status,
@@ -126,9 +141,29 @@ class RequestHandler:
             )
         except RequestRefused as e:
             return self._refuse(envelope, e.reason, signer)
-        return self._execute(envelope, accepted)
+        return self._execute(envelope, accepted, encrypted)
 
-    def _execute(self, envelope: Envelope, accepted: Accepted) -> Outcome:
+    def _decrypt(self, payload: Payload) -> tuple[GpgOutput, Payload | None]:
+        """Open a multipart/encrypted request; the signed payload inside, if nested."""
+        if not self.keyring.has_secret_key():
+            raise RequestRefused("encrypted request but this server has no key of its own")
+        output = self.keyring.verify(Payload("opaque", payload.data))
+        if "[GNUPG:] DECRYPTION_OKAY" not in output.status:
+            raise RequestRefused("cannot decrypt the request (not for this server's key)")
+        inner = find_payload(output.data)
+        if inner is not None and inner.kind == "encrypted":
+            raise RequestRefused("encrypted request nested in another")
+        return output, inner
+
+    def _seal(self, reply: EmailMessage, signer: str) -> bytes:
+        """The result reply encrypted to the signer, or a notice when the key cannot receive."""
+        try:
+            return encrypted_reply(reply, lambda b: self.keyring.encrypt_to(b, signer)).as_bytes()
+        except RuntimeError as e:
+            text = f"mailsh ran the request, but cannot encrypt the output to your key: {e}"
+            return notice_reply_like(reply, text).as_bytes()
+
+    def _execute(self, envelope: Envelope, accepted: Accepted, encrypted: bool) -> Outcome:
         sender = self.settings.recipient
         digest, signer, to = accepted.digest, accepted.signer, accepted.reply_address
         claim = self.journal.claim(
@@ -153,7 +188,8 @@ class RequestHandler:
         else:
             s = self.settings
             run = self.runner(accepted.command, accepted.run_as, s.timeout_s, s.max_output_bytes)
-            reply = result_reply(envelope, sender, to, run).as_bytes()
+            result = result_reply(envelope, sender, to, run)
+            reply = self._seal(result, signer) if encrypted else result.as_bytes()
             self.journal.finish(digest, f"exit {run.exit_status}", reply, self.clock())
             reason = "timed out" if run.timed_out else "ran"
             outcome = Outcome("accepted", reason, signer, digest, to, run.exit_status)
@@ -168,20 +204,30 @@ def log(outcome: Outcome) -> None:
     syslog.syslog(level, outcome.log_line)
 
 
-def main() -> int:
-    raw = sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
+def handle_message(raw: bytes) -> tuple[int, str]:
+    """One request, start to finish; the pipe exit status and a reason for postfix."""
     try:
         settings = load_settings(SERVER_SETTINGS)
         journal = ReplayJournal(SERVER_DIR / "journal.sqlite3")
-        keyring = Keyring(SERVER_DIR / "gnupg")
-        outcome = RequestHandler(settings, keyring, journal).handle(raw)
-        journal.prune(time.time(), settings.policy.max_age_s)
-    except Exception as e:
+        try:
+            keyring = Keyring(SERVER_DIR / "gnupg")
+            outcome = RequestHandler(settings, keyring, journal).handle(raw)
+            journal.prune(time.time(), settings.policy.max_age_s)
+        finally:
+            journal.close()
+    except Exception as e:  # any failure here: keep the message queued, retry later
         syslog.syslog(syslog.LOG_ERR, f"temporary failure, postfix will retry: {e!r}")
-        print(f"mailsh: temporary failure: {e}", file=sys.stderr)
-        return EX_TEMPFAIL
+        return EX_TEMPFAIL, f"temporary failure: {e!r}"
     log(outcome)
-    return 0
+    return 0, outcome.result
+
+
+def main() -> int:
+    """One message on stdin, for running the handler by hand (postfix uses the daemon)."""
+    code, reason = handle_message(sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1))
+    if code:
+        print(f"mailsh: {reason}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

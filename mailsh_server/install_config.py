@@ -72,18 +72,19 @@ def install_files() -> None:
     _copy(STATE / "tls" / "fullchain.pem", TLS_DIR / "fullchain.pem", 0o644)
     _copy(STATE / "tls" / "privkey.pem", TLS_DIR / "privkey.pem", 0o640, "root", "caddy")
 
+    os.chmod(STATE, 0o711)  # noqa: S103 - traverse only: the handler reaches server/
     relay_secret = STATE / "secrets" / "relay_password"
     if relay_secret.exists():
         _copy(relay_secret, Path("/etc/postfix/relay_password"), 0o600)
     else:
         Path("/etc/postfix/relay_password").unlink(missing_ok=True)
 
-    os.chmod(STATE, 0o711)  # noqa: S103 - traverse only: the handler reaches server/
     for d, owner, mode in (
         (Path("/var/spool/postfix/opendkim"), "opendkim", 0o750),
         (Path("/run/opendkim"), "opendkim", 0o755),
         (Path("/var/lib/caddy"), "caddy", 0o700),
         (SERVER_DIR, "mailsh-server", 0o700),
+        (RUN_DIR / "handler", "mailsh-server", 0o700),
     ):
         d.mkdir(parents=True, exist_ok=True)
         _chown(d, owner)
@@ -109,7 +110,7 @@ def install_request_handler() -> None:
                 ["useradd", "--system", "--create-home", "--shell", "/bin/bash", user], check=True
             )
     fingerprints = [str(k["fingerprint"]) for k in server.get("keys", [])]
-    build_keyring(STATE / "trusted", fingerprints, SERVER_DIR)
+    build_keyring(STATE / "trusted", fingerprints, SERVER_DIR, STATE / "server-key" / "secret.asc")
 
 
 def _postconf(name: str) -> str:

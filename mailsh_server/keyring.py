@@ -32,7 +32,9 @@ class Keyring:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self._gpg = gnupg.GPG(gnupghome=str(home), options=["--no-auto-key-retrieve"])
+        self._gpg = gnupg.GPG(
+            gnupghome=str(home), options=["--no-auto-key-retrieve", "--trust-model", "always"]
+        )
 
     def verify(self, payload: Payload) -> GpgOutput:
         """Run gpg on the payload; its status lines and the bytes it says are signed."""
@@ -48,6 +50,9 @@ class Keyring:
             return GpgOutput(result.stderr or "", payload.data)
         result = self._gpg.decrypt(payload.data, always_trust=True)
         return GpgOutput(result.stderr or "", result.data or b"")
+
+    def has_secret_key(self) -> bool:
+        return bool(self._gpg.list_keys(secret=True))
 
     def addresses(self, fingerprint: str) -> list[str]:
         """The e-mail addresses in the key's user IDs."""

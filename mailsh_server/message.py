@@ -208,6 +208,18 @@ def _collect(raw: bytes, part: Message, depth: int, found: list[Payload]) -> Non
         found.extend(payloads_in_text(_decoded_body(part)))
 
 
+def find_payload(raw: bytes, msg: Message | None = None) -> Payload | None:
+    """The one OpenPGP payload in a message or MIME entity (None if there is none)."""
+    if msg is None:
+        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+    found: list[Payload] = []
+    _collect(raw, msg, 0, found)
+    unique = list(dict.fromkeys(found))
+    if len(unique) > 1:
+        raise RequestRefused(f"{len(unique)} signed blocks in one message (send one per mail)")
+    return unique[0] if unique else None
+
+
 def parse_request(raw: bytes, max_bytes: int) -> ParsedRequest:
     """The one signed (or encrypted) payload of a request mail."""
     if len(raw) > max_bytes:
@@ -215,15 +227,10 @@ def parse_request(raw: bytes, max_bytes: int) -> ParsedRequest:
     if not raw.strip():
         raise RequestRefused("empty message")
     msg = BytesParser(policy=policy.compat32).parsebytes(raw)
-    envelope = envelope_of(msg)
-    found: list[Payload] = []
-    _collect(raw, msg, 0, found)
-    unique = list(dict.fromkeys(found))
-    if not unique:
+    payload = find_payload(raw, msg)
+    if payload is None:
         raise RequestRefused("no signed command in the message")
-    if len(unique) > 1:
-        raise RequestRefused(f"{len(unique)} signed blocks in one message (send one per mail)")
-    return ParsedRequest(envelope, unique[0])
+    return ParsedRequest(envelope_of(msg), payload)
 
 
 def signed_entity_body(entity: bytes) -> bytes:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-from email.message import EmailMessage
+from collections.abc import Callable
+from email.encoders import encode_7or8bit
+from email.message import EmailMessage, Message
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
 from email.utils import formatdate, make_msgid
 
 from mailsh_server.message import Envelope
@@ -71,6 +75,36 @@ def notice_reply(envelope: Envelope, sender: str, to: str, result: str, text: st
     msg = _base(envelope, sender, to, result)
     msg.set_content(text.rstrip() + "\n")
     return msg
+
+
+def notice_reply_like(reply: EmailMessage, text: str) -> EmailMessage:
+    """A plain notice with the headers of a reply that cannot be sent as built."""
+    msg = EmailMessage()
+    for name, value in reply.items():
+        if not name.lower().startswith("content-") and name.lower() != "mime-version":
+            msg[name] = value
+    msg.replace_header(RESULT_HEADER, "withheld")
+    msg.set_content(text.rstrip() + "\n")
+    return msg
+
+
+def encrypted_reply(msg: EmailMessage, encrypt: Callable[[bytes], bytes]) -> Message:
+    """The reply as PGP/MIME `multipart/encrypted` (RFC 3156): headers stay, the body is sealed."""
+    inner = Message()
+    for name, value in msg.items():
+        if name.lower().startswith("content-"):
+            inner[name] = value
+    inner.set_payload(msg.get_payload())
+    sealed = encrypt(inner.as_bytes())
+    outer = MIMEMultipart("encrypted", protocol="application/pgp-encrypted")
+    for name, value in msg.items():
+        if not name.lower().startswith("content-") and name.lower() != "mime-version":
+            outer[name] = value
+    control = MIMEApplication(b"Version: 1\n", "pgp-encrypted", _encoder=encode_7or8bit)
+    body = MIMEApplication(sealed, "octet-stream", _encoder=encode_7or8bit, name="encrypted.asc")
+    outer.attach(control)
+    outer.attach(body)
+    return outer
 
 
 def send(message: bytes, to: str) -> None:

@@ -6,13 +6,13 @@ import os
 import pwd
 import selectors
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SANDBOX = Path(__file__).resolve().parent / "sandbox.py"
-SYSTEM_PYTHON = "/usr/bin/python3"
+SANDBOX = Path(__file__).resolve().parent / "sandbox.sh"
+BASH = "/bin/bash"
+KILLED = 137  # GNU timeout --signal=KILL takes itself down with the group
 GRACE_S = 10.0
 
 
@@ -38,8 +38,8 @@ class RunResult:
 def sandbox_argv(run_as: str, timeout_s: int) -> list[str]:
     """Run directly when already `run_as` (tests), else through the sudoers rule."""
     if pwd.getpwuid(os.getuid()).pw_name == run_as:
-        return [sys.executable, str(SANDBOX), str(timeout_s)]
-    return ["sudo", "-n", "-u", run_as, "--", SYSTEM_PYTHON, str(SANDBOX), str(timeout_s)]
+        return [BASH, str(SANDBOX), str(timeout_s)]
+    return ["sudo", "-n", "-u", run_as, "--", BASH, str(SANDBOX), str(timeout_s)]
 
 
 def _drain(proc: subprocess.Popen[bytes], limit: int, deadline: float) -> tuple[Captured, ...]:
@@ -88,5 +88,5 @@ def run_command(command: str, run_as: str, timeout_s: int, max_output_bytes: int
             proc.kill()
             status = proc.wait()
     duration = time.monotonic() - started
-    timed_out = status == 124 and duration >= timeout_s
+    timed_out = status == KILLED and duration >= timeout_s
     return RunResult(status, duration, stdout, stderr, timed_out)

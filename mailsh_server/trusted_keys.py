@@ -50,11 +50,29 @@ def _chown_tree(root: Path, user: str) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
-def build_keyring(trusted_dir: Path, fingerprints: list[str], server_dir: Path) -> Path:
-    """Install a keyring with exactly `fingerprints` as server_dir/gnupg; returns its path."""
+def _import_secret(home: Path, secret_key: Path) -> None:
+    """The server's own key (`invoke server-key`): importing a secret key needs gpg-agent."""
+    subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--quiet", "--import", str(secret_key)],
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
+    for socket in home.glob("S.*"):
+        socket.unlink()
+
+
+def build_keyring(
+    trusted_dir: Path, fingerprints: list[str], server_dir: Path, secret_key: Path | None = None
+) -> Path:
+    """Install a keyring with exactly `fingerprints` (and the server's own key, if any)
+    as server_dir/gnupg; returns its path."""
     files = sorted(trusted_dir / f"{fpr}.asc" for fpr in fingerprints)
     present = [f for f in files if f.exists()]
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in present)).hexdigest()[:16]
+    own = secret_key if secret_key is not None and secret_key.exists() else None
+    digest = hashlib.sha256(
+        b"".join(f.read_bytes() for f in [*present, *([own] if own else [])])
+    ).hexdigest()[:16]
     home = server_dir / f"gnupg-{digest}"
     if not home.exists():
         building = server_dir / f".gnupg-{digest}.new"
@@ -65,6 +83,8 @@ def build_keyring(trusted_dir: Path, fingerprints: list[str], server_dir: Path) 
         listing = _gpg(building, "--with-colons", "--list-keys")
         for extra in set(fingerprints_in(listing)) - set(fingerprints):
             _gpg(building, "--yes", "--delete-keys", extra)
+        if own is not None:
+            _import_secret(building, own)
         _chown_tree(building, HANDLER_USER)
         building.rename(home)
     link = server_dir / "gnupg"

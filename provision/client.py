@@ -13,6 +13,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email import policy
 from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
@@ -26,7 +27,15 @@ from provision.container import exec_in, find_container
 from provision.errors import ConfigError, MailshError
 from provision.files import write_atomic
 from provision.render import catches_replies
-from provision.request_mail import BINDING, Format, address_message, build_request, parse_reply
+from provision.request_mail import (
+    BINDING,
+    Format,
+    address_message,
+    build_request,
+    encrypted_message,
+    parse_reply,
+)
+from provision.server_key import ServerKey, load_server_key
 from provision.state import StateDir
 
 HASH_NAMES = {
@@ -266,6 +275,27 @@ class SendResult:
     stderr: str = ""
 
 
+def encrypt_request(gpg: gnupg.GPG, msg: Message, server_key: ServerKey) -> Message:
+    """Seal a signed request for the server's key (RFC 3156 nested: sign, then encrypt)."""
+    gpg.import_keys(server_key.public)
+    sealed = gpg.encrypt(
+        msg.as_bytes(policy=policy.SMTP), [server_key.fingerprint], always_trust=True, armor=True
+    )
+    if not sealed.ok:
+        raise ClientError(f"cannot encrypt to the server key: {sealed.status}")
+    return encrypted_message(bytes(sealed.data))
+
+
+def _decrypter(gpg: gnupg.GPG, passphrase: str | None) -> Callable[[bytes], bytes]:
+    def decrypt(data: bytes) -> bytes:
+        result = gpg.decrypt(data, passphrase=passphrase)
+        if not result.ok:
+            raise ClientError(f"cannot decrypt the reply: {result.status}")
+        return bytes(result.data)
+
+    return decrypt
+
+
 def send(
     settings: Settings,
     gpg: gnupg.GPG,
@@ -276,13 +306,20 @@ def send(
     wait: float | None,
     environ: Mapping[str, str],
     docker_client: Callable[[], docker.DockerClient],
+    encrypt: bool = False,
 ) -> SendResult:
     fpr, address = signing_key(gpg, key or settings.client.key)
     sender = settings.client.address or address
     recipient = settings.request_recipient
     passphrase = environ.get("MAILSH_GPG_PASSPHRASE")
+    request = signed_request(gpg, fmt, command, fpr, recipient, passphrase)
+    if encrypt:
+        server_key = load_server_key(StateDir(settings.state_dir.resolve()))
+        if server_key is None:
+            raise ClientError("the server has no key to encrypt to", hint="run `invoke server-key`")
+        request = encrypt_request(gpg, request, server_key)
     msg, msg_id = address_message(
-        signed_request(gpg, fmt, command, fpr, recipient, passphrase),
+        request,
         sender,
         recipient,
         f"mailsh: {command.splitlines()[0][:60] if command.strip() else 'request'}",
@@ -294,5 +331,5 @@ def send(
         raw = wait_local(settings, docker_client(), msg_id, wait)
     else:
         raw = wait_imap(settings, environ, msg_id, wait)
-    result, status, stdout, stderr = parse_reply(raw)
+    result, status, stdout, stderr = parse_reply(raw, _decrypter(gpg, passphrase))
     return SendResult(msg_id, result, status, stdout, stderr)

@@ -80,9 +80,10 @@ def prepare_state(
         "dkim": dkim.private_pem,
         "tls-cert": state.cert_file.read_bytes(),
         "tls-key": state.key_file.read_bytes(),
-        "relay": _write_relay_secret(settings, state, environ),
         # A trusted key re-imported with new user IDs must reach the handler's keyring.
         "trusted": b"".join(p.read_bytes() for p in sorted(state.trusted_dir.glob("*.asc"))),
+        "server-key": b"".join(p.read_bytes() for p in sorted(state.root.glob("server-key/*"))),
+        "relay": _write_relay_secret(settings, state, environ),
     }
     digest = write_rendered(state.rendered, render_configs(settings), extra)
     return state, dkim, generated, digest

@@ -40,9 +40,16 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
+SERVER_SUFFIXES = (".py", ".typed", ".sh")
+
+
 def _server_files() -> Iterator[tuple[str, bytes]]:
     for path in sorted(SERVER_PACKAGE.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".typed"):
+        if (
+            path.is_file()
+            and "__pycache__" not in path.parts
+            and path.suffix in (".py", ".typed", ".sh")
+        ):
             yield f"mailsh_server/{path.relative_to(SERVER_PACKAGE).as_posix()}", path.read_bytes()
 
 

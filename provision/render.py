@@ -38,6 +38,7 @@ CONFIG_TEMPLATES: dict[str, str] = {
     "supervisor/conf.d/opendkim.conf": "supervisor/opendkim.conf.j2",
     "supervisor/conf.d/postfix.conf": "supervisor/postfix.conf.j2",
     "supervisor/conf.d/caddy.conf": "supervisor/caddy.conf.j2",
+    "supervisor/conf.d/mailsh-handler.conf": "supervisor/mailsh-handler.conf.j2",
 }
 
 HASH_FILE = ".config-hash"
@@ -80,14 +81,15 @@ def template_values(settings: Settings) -> dict[str, Any]:
         "relay": settings.relay,
         "message_size_limit": settings.smtp.max_message_mb * 1024 * 1024,
         "admin_mailbox": admin if external_admin else "mailadmin",
-        "mta_sts_host": mta_sts_host(settings) if settings.mta_sts.enabled else None,
-        "mta_sts_path": MTA_STS_PATH,
+        "site_names": site_names(settings),
         "request_recipient": settings.request_recipient,
         "request_concurrency": REQUEST_CONCURRENCY,
         "request_time_limit_s": settings.requests.timeout_s + REQUEST_TIME_MARGIN_S,
         "catch_replies": catches_replies(settings),
         "local_domain_pattern": "|".join(re.escape(d) for d in local_domains(settings)),
         "run_as_users": run_as_users(settings),
+        "mta_sts_host": mta_sts_host(settings) if settings.mta_sts.enabled else None,
+        "mta_sts_path": MTA_STS_PATH,
     }
 
 

@@ -73,6 +73,17 @@ def _noop(part: MIMEApplication) -> None:
     part["Content-Transfer-Encoding"] = "7bit"
 
 
+def encrypted_message(armored: bytes) -> MIMEMultipart:
+    """PGP/MIME `multipart/encrypted` (RFC 3156 §4) around an armored OpenPGP message."""
+    outer = MIMEMultipart("encrypted", protocol="application/pgp-encrypted")
+    control = MIMEApplication(b"Version: 1\n", "pgp-encrypted", _encoder=_noop)
+    body = MIMEApplication(armored, "octet-stream", _encoder=_noop, name="encrypted.asc")
+    body["Content-Disposition"] = 'inline; filename="encrypted.asc"'
+    outer.attach(control)
+    outer.attach(body)
+    return outer
+
+
 def clearsign_message(clearsigned: bytes) -> EmailMessage:
     msg = EmailMessage()
     msg.set_content(clearsigned.decode(), cte="7bit" if clearsigned.isascii() else "8bit")
@@ -129,7 +140,9 @@ def _part_text(msg: EmailMessage, filename: str) -> str:
     return ""
 
 
-def parse_reply(raw: bytes) -> tuple[str, int | None, str, str]:
+def parse_reply(
+    raw: bytes, decrypt: Callable[[bytes], bytes] | None = None
+) -> tuple[str, int | None, str, str]:
     """A server reply: result (done, timeout, refused, interrupted), exit status, stdout, stderr.
 
     For refusals and notices the body text comes back as stderr.
@@ -137,6 +150,17 @@ def parse_reply(raw: bytes) -> tuple[str, int | None, str, str]:
     msg = message_from_bytes(raw, policy=policy.default)
     assert isinstance(msg, EmailMessage)
     result = str(msg.get("X-Mailsh-Result", "unknown"))
+    if msg.get_content_type() == "multipart/encrypted":
+        if decrypt is None:
+            raise ValueError("the reply is encrypted and no key was given to open it")
+        sealed = list(msg.iter_parts())[1].get_payload(decode=True)
+        assert isinstance(sealed, bytes)
+        inner = message_from_bytes(decrypt(sealed), policy=policy.default)
+        assert isinstance(inner, EmailMessage)
+        for name, value in msg.items():
+            if not name.lower().startswith("content-") and name.lower() != "mime-version":
+                inner[name] = value
+        msg = inner
     status = msg.get("X-Mailsh-Exit-Status")
     if result in ("done", "timeout"):
         stdout, stderr = _part_text(msg, "stdout.txt"), _part_text(msg, "stderr.txt")

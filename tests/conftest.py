@@ -19,10 +19,10 @@ from tests.lab.docker_lab import Lab, ensure_base_image, lab_network
 
 pytest_plugins = [
     "tests.fixtures.server",
-    "tests.fixtures.dns",
-    "tests.fixtures.acme",
     "tests.fixtures.gpg",
     "tests.fixtures.requests",
+    "tests.fixtures.dns",
+    "tests.fixtures.acme",
     "tests.fixtures.deliverability",
 ]
 

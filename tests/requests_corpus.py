@@ -11,12 +11,13 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 
-from provision.request_mail import Format, build_request, uuencode
+from provision.request_mail import Format, build_request, encrypted_message, uuencode
 from tests.fixtures.gpg import ALICE, GpgKeys
 
 RECIPIENT = "root@mailsh.localdomain"
@@ -46,6 +47,27 @@ def request(keys: GpgKeys, fmt: Format, command: str, key: str | None = None) ->
         sign_detached=detached,
     )
     return address(msg)
+
+
+def encrypted_request(keys: GpgKeys, command: str) -> bytes:
+    """A PGP/MIME signed request, encrypted to the server's key (RFC 3156 nested form)."""
+
+    def detached(data: bytes) -> tuple[bytes, str]:
+        return keys.signer.sign(data, keys.alice, "detached"), "pgp-sha256"
+
+    signed = build_request(
+        "pgp-mime", command, sign_opaque=bytes, clearsign=bytes, sign_detached=detached
+    )
+    sealed = keys.signer.run(
+        "--armor",
+        "--trust-model",
+        "always",
+        "--encrypt",
+        "--recipient",
+        keys.server_key,
+        data=signed.as_bytes(policy=policy.SMTP),
+    )
+    return address(encrypted_message(sealed))
 
 
 def _plain(text: str, cte: str = "7bit") -> EmailMessage:

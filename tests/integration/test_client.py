@@ -64,3 +64,29 @@ def test_send_wait_exits_with_the_command_status(
     )
     assert sent.returncode == 7
     assert "oops" in sent.stderr
+
+
+def test_encrypted_request_gets_an_encrypted_reply(
+    provision_server: ProvisionServer, tmp_path: Path
+) -> None:
+    server = provision_server()
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    env = {"GNUPGHOME": str(home)}
+    made = run_invoke(
+        server.config_path, "keygen", "--name", "Carol", "--email", "carol@client.example", env=env
+    )
+    public = made.stdout.split("public key: ", 1)[1].split()[0]
+    assert run_invoke(server.config_path, "trust", public, env=env).returncode == 0
+    key = run_invoke(server.config_path, "server-key", env=env)
+    assert key.returncode == 0, key.stderr
+    assert key.stdout.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+
+    sent = run_invoke(
+        server.config_path, "send", "--command", "echo sealed", "--encrypt", "--wait", env=env
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout == "sealed\n"
+    _, mailbox = server.exec(["cat", "/var/mail/mailsh-replies"])
+    assert "multipart/encrypted" in mailbox
+    assert "sealed\n" not in mailbox.replace("echo sealed", "")

@@ -48,9 +48,8 @@ def test_killed_handler_is_answered_interrupted_and_not_run_twice(
     command = f"echo run >> {count}\nsleep 5\n"
     msg_id = submit(durable_server, request(gpg_keys, "clearsign", command))
     _wait_for_file(durable_server, count)
-    # The handler itself, not postfix's pipe daemon whose argv also names it.
-    handler = "^/usr/bin/python3 -m mailsh_server.handler"
-    code, out = durable_server.exec(["pkill", "-KILL", "-f", handler])
+    # The resident handler dies mid-run; supervisord starts a new one.
+    code, out = durable_server.exec(["pkill", "-KILL", "-f", "^python3 -m mailsh_server.daemon"])
     assert code == 0, out
     # postfix deferred the message; ask for the retry it would make after its backoff.
     durable_server.exec(["postqueue", "-f"])

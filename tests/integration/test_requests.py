@@ -22,7 +22,7 @@ from tests.requests_corpus import BAD_REQUESTS, BadRequest, request
 def test_each_format_round_trips(
     request_server: RunningServer, gpg_keys: GpgKeys, fmt: Format
 ) -> None:
-    msg_id = submit(request_server, request(gpg_keys, fmt, "echo hello\n"))
+    msg_id = submit(request_server, request(gpg_keys, fmt, f"echo hello  # {fmt}\n"))
     reply = wait_reply(request_server, msg_id)
     assert reply.result == "done", reply.text
     assert reply.stream("stdout") == "hello\n"

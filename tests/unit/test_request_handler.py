@@ -18,7 +18,13 @@ from mailsh_server.settings import ServerSettings
 from mailsh_server.verify import KeyPolicy, Policy
 from provision.request_mail import FORMATS, Format
 from tests.fixtures.gpg import ALICE, GpgKeys
-from tests.requests_corpus import BAD_REQUESTS, RECIPIENT, BadRequest, request
+from tests.requests_corpus import (
+    BAD_REQUESTS,
+    RECIPIENT,
+    BadRequest,
+    encrypted_request,
+    request,
+)
 
 Sent = list[tuple[EmailMessage, str]]
 
@@ -245,3 +251,27 @@ def test_signed_at_is_checked_against_the_clock(server: Server, gpg_keys: GpgKey
     raw = request(gpg_keys, "clearsign", "echo hi\n")
     server.handler.clock = lambda: time.time() + 3600
     assert "old (max_age_s = 600)" in server.handle(raw).reason
+
+
+def test_encrypted_request_runs_and_the_reply_is_encrypted_to_the_signer(
+    gpg_keys: GpgKeys, journal: ReplayJournal
+) -> None:
+    server = Server(gpg_keys, journal)
+    server.handler.keyring = Keyring(gpg_keys.keyed_server.home)
+    outcome = server.handle(encrypted_request(gpg_keys, "echo secret output\n"))
+    assert outcome.result == "accepted", outcome.log_line
+    reply, _ = server.sent[0]
+    assert reply.get_content_type() == "multipart/encrypted"
+    assert b"secret output" not in reply.as_bytes()
+    sealed = list(reply.iter_parts())[1].get_content()
+    opened = gpg_keys.signer.run(
+        "--decrypt", data=sealed if isinstance(sealed, bytes) else sealed.encode()
+    )
+    assert b"secret output" in opened
+
+
+def test_encrypted_request_without_a_server_key_is_refused(
+    server: Server, gpg_keys: GpgKeys
+) -> None:
+    outcome = server.handle(encrypted_request(gpg_keys, "echo hi\n"))
+    assert "no key of its own" in outcome.reason

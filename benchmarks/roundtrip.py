@@ -1,0 +1,213 @@
+"""Shell-by-mail round trip (DESIGN §7): latency and a burst, against a real container.
+
+    python3 benchmarks/roundtrip.py [--sequential 200] [--burst 500]
+
+Provisions its own server (local base image, free ports, temporary state),
+trusts a fresh ed25519 key, then measures from "SMTP accepted" (the DATA
+reply) to "reply delivered" (the reply appearing in the local-mode reply
+mailbox, timestamped inside the container by `mailsh_server.replies --follow`;
+container and host share one clock). Prints the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import smtplib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from email.message import Message
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import docker  # noqa: E402
+import tomli_w  # noqa: E402
+
+from provision import client as mail_client  # noqa: E402
+from provision.config import Settings, load_settings  # noqa: E402
+from provision.container import find_container  # noqa: E402
+from provision.deploy import provision  # noqa: E402
+from provision.image import LOCAL_BASE  # noqa: E402
+from provision.request_mail import address_message  # noqa: E402
+from tests.lab.docker_lab import free_port, lab_name  # noqa: E402
+
+
+class ReplyWatch:
+    """Follows the reply mailbox; records when each In-Reply-To arrived (and how often)."""
+
+    def __init__(self, container: docker.models.containers.Container) -> None:
+        self.arrivals: dict[str, list[float]] = {}
+        self.cond = threading.Condition()
+        api = container.client.api
+        exec_id = api.exec_create(
+            container.id, ["python3", "-u", "-m", "mailsh_server.replies", "--follow"]
+        )
+        self._stream = api.exec_start(exec_id, stream=True)
+        threading.Thread(target=self._read, daemon=True).start()
+        time.sleep(0.5)
+
+    def _read(self) -> None:
+        buf = b""
+        for chunk in self._stream:
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            with self.cond:
+                for line in lines:
+                    when, _, msg_id = line.decode().partition(" ")
+                    self.arrivals.setdefault(msg_id.strip(), []).append(float(when))
+                self.cond.notify_all()
+
+    def wait(self, msg_id: str, timeout: float) -> float | None:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while msg_id not in self.arrivals:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+            return self.arrivals[msg_id][0]
+
+
+def setup(directory: Path) -> tuple[Settings, docker.DockerClient, object, str, str]:
+    config_path = directory / "mailsh.toml"
+    config = {
+        "container_name": lab_name("mailsh-bench"),
+        "state_dir": str(directory / "state"),
+        "image": {"base": LOCAL_BASE},
+        "ports": {"bind": "127.0.0.1", "smtp": free_port(), "https": free_port()},
+    }
+    config_path.write_text(tomli_w.dumps(config))
+    home = directory / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg = mail_client.user_gpg(str(home))
+    fpr = mail_client.keygen(gpg, "Bench", "bench@client.example")
+    public = mail_client.export_public(gpg, fpr, directory / "bench.asc")
+    settings = load_settings(config_path, environ={})
+    mail_client.trust(settings, config_path, public, gpg)
+    settings = load_settings(config_path, environ={})
+    docker_client = docker.from_env(timeout=300)
+    provision(settings, docker_client, lambda m: print(f"  {m}", file=sys.stderr))
+    return settings, docker_client, gpg, fpr, "bench@client.example"
+
+
+def make_requests(
+    settings: Settings, gpg: object, fpr: str, sender: str, commands: list[str]
+) -> list[tuple[Message, str]]:
+    out = []
+    for command in commands:
+        msg = mail_client.signed_request(
+            gpg,
+            "pgp-mime",
+            command,
+            fpr,
+            settings.request_recipient,  # type: ignore[arg-type]
+        )
+        out.append(address_message(msg, sender, settings.request_recipient, "bench"))
+    return out
+
+
+def send(settings: Settings, msg: Message, sender: str) -> float:
+    """Submit one request; the moment the server accepted it (after DATA)."""
+    with smtplib.SMTP("127.0.0.1", settings.ports.smtp, timeout=60) as smtp:
+        smtp.send_message(msg, sender, [settings.request_recipient])
+        return time.time()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def sequential(
+    settings: Settings, watch: ReplyWatch, requests: list[tuple[Message, str]], sender: str
+) -> None:
+    latencies = []
+    lost = 0
+    for msg, msg_id in requests:
+        accepted = send(settings, msg, sender)
+        delivered = watch.wait(msg_id, 30)
+        if delivered is None:
+            lost += 1
+            continue
+        latencies.append((delivered - accepted) * 1000)
+    print(f"sequential: {len(requests)} requests, {lost} without reply")
+    print(
+        f"  latency SMTP accepted -> reply delivered: p50 {percentile(latencies, 50):.0f} ms, "
+        f"p99 {percentile(latencies, 99):.0f} ms, mean {statistics.mean(latencies):.0f} ms, "
+        f"max {max(latencies):.0f} ms"
+    )
+
+
+def burst(
+    settings: Settings,
+    server: docker.models.containers.Container,
+    watch: ReplyWatch,
+    requests: list[tuple[Message, str]],
+    sender: str,
+    timeout: float,
+) -> None:
+    started = time.time()
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        list(pool.map(lambda r: send(settings, r[0], sender), requests))
+    accepted = time.time()
+    deadline = time.monotonic() + timeout
+    last = 0.0
+    for _, msg_id in requests:
+        when = watch.wait(msg_id, max(0.0, deadline - time.monotonic()))
+        last = max(last, when or 0.0)
+    time.sleep(2)  # let any duplicate arrive
+    ids = {msg_id for _, msg_id in requests}
+    received = [i for i in ids if i in watch.arrivals]
+    duplicated = sum(1 for i in received if len(watch.arrivals[i]) > 1)
+    _, runs = server.exec_run(["cat", "/tmp/mailsh-burst"], user="root")  # noqa: S108
+    ran = Counter(runs.decode().split())
+    ran_twice = sum(1 for c in ran.values() if c > 1)
+    elapsed = last - started
+    print(
+        f"burst: {len(requests)} requests sent concurrently (all accepted in "
+        f"{accepted - started:.1f} s)"
+    )
+    print(
+        f"  replies received {len(received)}, lost {len(ids) - len(received)}, "
+        f"duplicated {duplicated}, commands run twice {ran_twice}"
+    )
+    print(f"  {len(received) / elapsed:.1f} requests/s ({elapsed:.1f} s to the last reply)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sequential", type=int, default=200)
+    parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mailsh-bench-") as tmp:
+        settings, docker_client, gpg, fpr, sender = setup(Path(tmp))
+        server = find_container(docker_client, settings.container_name)
+        assert server is not None
+        try:
+            watch = ReplyWatch(server)
+            seq = make_requests(
+                settings, gpg, fpr, sender, [f"echo {n}\n" for n in range(args.sequential)]
+            )
+            sequential(settings, watch, seq, sender)
+            many = make_requests(
+                settings,
+                gpg,
+                fpr,
+                sender,
+                [f"echo {n} >> /tmp/mailsh-burst\n" for n in range(args.burst)],
+            )
+            burst(settings, server, watch, many, sender, args.timeout)
+        finally:
+            server.remove(force=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
