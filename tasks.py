@@ -270,6 +270,7 @@ def server_key(c: Context, config: str | None = None) -> None:
         "only": "run only these checks or areas (comma-separated)",
         "skip": "skip these checks or areas (comma-separated)",
         "send": "also send a signed echo and report the receiver's SPF/DKIM/DMARC verdicts",
+        "list": "list the checks (names for --only/--skip) and exit",
         "debug": "show tracebacks",
     },
 )
@@ -280,17 +281,23 @@ def check_deliverability(
     only: str = "",
     skip: str = "",
     send: bool = False,
+    list: bool = False,
     debug: bool = False,
 ) -> None:
     """Check DNS, SPF, DKIM, DMARC, TLS, blocklists and relaying; exit 1 if any check fails."""
     import json as json_module
 
     from provision.deliverability import report
+    from provision.deliverability.catalog import CHECKS
     from provision.deliverability.catalog import check_deliverability as run
     from provision.deliverability.end_to_end import probe_sender
     from provision.deliverability.result import exit_code
     from provision.deliverability.target import target_from_settings
 
+    if list:
+        for check in CHECKS:
+            out.print(f"{check.name:<12} {check.area:<8} {check.description}", markup=False)
+        return
     with user_errors(debug):
         settings = _settings(config)
         timeout = settings.deliverability.reply_timeout_s

@@ -298,14 +298,7 @@ class ClientSettings(Section):
     password_env: EnvName | None = None
 
 
-def _host_port(value: str) -> str:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{value!r} is not host:port (like 192.0.2.25:25)")
-    return value
-
-
-HostPort = Annotated[str, AfterValidator(_host_port)]
+HostPort = NameServer  # "host:port", validated the same way
 
 DEFAULT_DNSBL_ZONES = (
     "zen.spamhaus.org",
