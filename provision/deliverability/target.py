@@ -50,7 +50,6 @@ class Target:
     dnsbl_zones: tuple[str, ...]
     outbound_probe: Endpoint
     relay: Relay | None
-    dns_provider: str
     mta_sts_served: bool
     timeout_s: float
     cert_warn_days: int
@@ -102,7 +101,6 @@ def target_from_settings(
         dnsbl_zones=tuple(d.dnsbl_zones),
         outbound_probe=Endpoint.parse(d.outbound_probe),
         relay=relay,
-        dns_provider=settings.dns.provider,
         mta_sts_served=settings.mta_sts.enabled,
         timeout_s=d.timeout_s,
         cert_warn_days=d.cert_warn_days,

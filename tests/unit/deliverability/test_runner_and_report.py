@@ -30,7 +30,6 @@ def _target() -> Target:
         dnsbl_zones=(),
         outbound_probe=Endpoint("127.0.0.1", 25),
         relay=None,
-        dns_provider="manual",
         mta_sts_served=True,
         timeout_s=0.5,
         cert_warn_days=14,

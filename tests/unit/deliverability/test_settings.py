@@ -29,10 +29,9 @@ def test_a_bad_probe_address_is_an_error_naming_the_key(tmp_path: Path) -> None:
 
 
 def test_checks_connect_to_the_published_ports_by_default(tmp_path: Path) -> None:
+    everywhere = "0.0.0.0"  # noqa: S104 - the setting under test
     settings = parse_settings(
-        {"ports": {"bind": "0.0.0.0", "smtp": 25, "https": 443}},
-        "t",
-        tmp_path,  # noqa: S104
+        {"ports": {"bind": everywhere, "smtp": 25, "https": 443}}, "t", tmp_path
     )
     target = target_from_settings(settings)
     assert (target.smtp, target.https) == (Endpoint("127.0.0.1", 25), Endpoint("127.0.0.1", 443))
