@@ -4,7 +4,8 @@ Run from the repository root with a Docker engine and the base image present:
     python3 benchmarks/deliverability.py [--runs N]
 It starts its own lab (BIND, Pebble, the receiver, a server provisioned with a Pebble
 certificate and RFC 2136 DNS, as tests/lab/mail_lab.py does), times the whole suite
-through the library and through the `invoke` command, and removes the lab after.
+through the library and through the `invoke` command (and one `--send` round trip), and
+removes the lab after.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def main() -> None:
                 command.append(time.perf_counter() - start)
                 if run.returncode != 0:
                     raise SystemExit(f"invoke check-deliverability failed:\n{run.stdout}")
+            start = time.perf_counter()
+            run = lab_server.check("--send", "--only", "end-to-end")
+            send_s = time.perf_counter() - start
+            if run.returncode != 0:
+                raise SystemExit(f"--send failed:\n{run.stdout}")
     checks = len(report.results)
     print(
         f"suite ({checks} checks, library), {runs} runs: "
@@ -72,6 +78,7 @@ def main() -> None:
         f"`invoke check-deliverability` wall time, 3 runs: "
         f"median {statistics.median(command):.2f} s, max {max(command):.2f} s"
     )
+    print(f"`invoke check-deliverability --send --only end-to-end`: {send_s:.2f} s")
     top = sorted(slowest.items(), key=lambda kv: -kv[1])[:3]
     print("slowest checks (max): " + ", ".join(f"{n} {ms:.0f} ms" for n, ms in top))
 
