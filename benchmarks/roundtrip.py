@@ -12,6 +12,7 @@ container and host share one clock). Prints the figures.
 from __future__ import annotations
 
 import argparse
+import re
 import smtplib
 import statistics
 import sys
@@ -180,6 +181,23 @@ def burst(
     print(f"  {len(received) / elapsed:.1f} requests/s ({elapsed:.1f} s to the last reply)")
 
 
+DELAYS = re.compile(r"relay=(mailsh|local), .*?delays=([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+)")
+
+
+def postfix_delays(server: docker.models.containers.Container, since: float) -> None:
+    """Where the time went, from postfix's own log: queue, queue manager, delivery."""
+    logs = server.logs(since=int(since)).decode(errors="replace")
+    for relay, name in (("mailsh", "request -> handler"), ("local", "reply -> mailbox")):
+        rows = [[float(x) for x in m.groups()[1:]] for m in DELAYS.finditer(logs) if m[1] == relay]
+        if rows:
+            mean = [statistics.mean(col) * 1000 for col in zip(*rows, strict=True)]
+            print(
+                f"  {name}: mean ms before queue manager {mean[0]:.0f}, "
+                f"in queue manager {mean[1]:.0f}, connecting {mean[2]:.0f}, "
+                f"delivering {mean[3]:.0f} ({len(rows)} deliveries)"
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sequential", type=int, default=200)
@@ -195,7 +213,9 @@ def main() -> int:
             seq = make_requests(
                 settings, gpg, fpr, sender, [f"echo {n}\n" for n in range(args.sequential)]
             )
+            since = time.time()
             sequential(settings, watch, seq, sender)
+            postfix_delays(server, since)
             many = make_requests(
                 settings,
                 gpg,
@@ -203,7 +223,9 @@ def main() -> int:
                 sender,
                 [f"echo {n} >> /tmp/mailsh-burst\n" for n in range(args.burst)],
             )
+            since = time.time()
             burst(settings, server, watch, many, sender, args.timeout)
+            postfix_delays(server, since)
         finally:
             server.remove(force=True)
     return 0

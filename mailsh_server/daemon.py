@@ -2,9 +2,10 @@
 
 Starting Python and importing the mail, gpg and sqlite modules cost more
 than verifying and running a request, so one process (under supervisord,
-as mailsh-server) keeps them loaded. `deliver.py` (the pipe command) sends
-it one message over a UNIX socket and relays the exit status to postfix:
-0 once the request is answered or refused and logged, 75 to keep it queued.
+as mailsh-server) keeps them loaded and forks a child per request.
+`deliver.py` (the pipe command) sends it one message over a UNIX socket and
+relays the exit status to postfix: 0 once the request is answered or
+refused and logged, 75 to keep it queued.
 Settings are read per request, so a reload needs no restart.
 """
 
@@ -14,7 +15,8 @@ import os
 import socketserver
 import sys
 
-from mailsh_server.handler import MAX_REQUEST_BYTES, handle_message
+from mailsh_server.handler import MAX_REQUEST_BYTES, handle_message, server_keyring
+from mailsh_server.keyring import Keyring
 from mailsh_server.paths import RUN_DIR
 
 SOCKET = RUN_DIR / "handler" / "socket"
@@ -23,13 +25,19 @@ SOCKET = RUN_DIR / "handler" / "socket"
 class _Connection(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         raw = self.rfile.read(MAX_REQUEST_BYTES + 1)
-        code, reason = handle_message(raw)
+        server = self.server
+        assert isinstance(server, _Server)
+        code, reason = handle_message(raw, server.keyring)
         self.wfile.write(f"{code} {reason}\n".encode())
 
 
-class _Server(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
+class _Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
+    """A child per request, forked from the loaded interpreter: no import cost, no GIL
+    shared between requests, and a crash takes down one request only."""
+
     request_queue_size = 128
+    max_children = 64
+    keyring: Keyring
 
 
 def main() -> int:
@@ -37,6 +45,8 @@ def main() -> int:
     SOCKET.unlink(missing_ok=True)
     with _Server(str(SOCKET), _Connection) as server:
         os.chmod(SOCKET, 0o600)
+        # python-gnupg runs `gpg --version` when constructed: once, not per request.
+        server.keyring = server_keyring()
         print(f"mailsh handler listening on {SOCKET}", flush=True)
         server.serve_forever()
     return 0

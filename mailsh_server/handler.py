@@ -204,13 +204,18 @@ def log(outcome: Outcome) -> None:
     syslog.syslog(level, outcome.log_line)
 
 
-def handle_message(raw: bytes) -> tuple[int, str]:
+def server_keyring() -> Keyring:
+    """The handler's keyring (a symlink that `install_config` swaps on reload)."""
+    return Keyring(SERVER_DIR / "gnupg")
+
+
+def handle_message(raw: bytes, keyring: Keyring | None = None) -> tuple[int, str]:
     """One request, start to finish; the pipe exit status and a reason for postfix."""
     try:
         settings = load_settings(SERVER_SETTINGS)
         journal = ReplayJournal(SERVER_DIR / "journal.sqlite3")
         try:
-            keyring = Keyring(SERVER_DIR / "gnupg")
+            keyring = keyring or server_keyring()
             outcome = RequestHandler(settings, keyring, journal).handle(raw)
             journal.prune(time.time(), settings.policy.max_age_s)
         finally:

@@ -21,6 +21,11 @@ from mailsh_server.message import Payload
 logging.getLogger("gnupg").setLevel(logging.ERROR)
 
 
+# The handler only reads this keyring: no lock files (concurrent requests would
+# queue on them), no trust database, never a key fetched from the network.
+OPTIONS = ["--no-auto-key-retrieve", "--trust-model", "always", "--lock-never"]
+
+
 @dataclass(frozen=True)
 class GpgOutput:
     status: str
@@ -32,9 +37,7 @@ class Keyring:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self._gpg = gnupg.GPG(
-            gnupghome=str(home), options=["--no-auto-key-retrieve", "--trust-model", "always"]
-        )
+        self._gpg = gnupg.GPG(gnupghome=str(home), options=OPTIONS)
 
     def verify(self, payload: Payload) -> GpgOutput:
         """Run gpg on the payload; its status lines and the bytes it says are signed."""

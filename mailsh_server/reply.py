@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import smtplib
 from collections.abc import Callable
 from email.encoders import encode_7or8bit
 from email.message import EmailMessage, Message
@@ -15,7 +15,7 @@ from mailsh_server.run import Captured, RunResult
 
 RESULT_HEADER = "X-Mailsh-Result"
 EXIT_HEADER = "X-Mailsh-Exit-Status"
-SENDMAIL = "/usr/sbin/sendmail"
+LOCAL_SMTP = "127.0.0.1"
 
 
 def _subject(original: str) -> str:
@@ -108,11 +108,12 @@ def encrypted_reply(msg: EmailMessage, encrypt: Callable[[bytes], bytes]) -> Mes
 
 
 def send(message: bytes, to: str) -> None:
-    """Hand a reply to the local postfix (opendkim signs it on the way out).
+    """Hand a reply to the local postfix over SMTP (opendkim signs it on the way out).
 
     The envelope sender is null, as RFC 3834 asks of automatic replies: a
-    bounce can never loop back into the request handler.
+    bounce can never loop back into the request handler. SMTP on 127.0.0.1
+    rather than sendmail(1): postfix's single pickup process would queue a
+    burst of replies one by one.
     """
-    subprocess.run(
-        [SENDMAIL, "-i", "-f", "", "--", to], input=message, check=True, capture_output=True
-    )
+    with smtplib.SMTP(LOCAL_SMTP, 25, timeout=60) as smtp:
+        smtp.sendmail("", [to], message)

@@ -14,6 +14,7 @@ import pytest
 from mailsh_server.handler import Outcome, RequestHandler
 from mailsh_server.journal import ReplayJournal
 from mailsh_server.keyring import Keyring
+from mailsh_server.run import RunResult, run_command
 from mailsh_server.settings import ServerSettings
 from mailsh_server.verify import KeyPolicy, Policy
 from provision.request_mail import FORMATS, Format
@@ -275,3 +276,19 @@ def test_encrypted_request_without_a_server_key_is_refused(
 ) -> None:
     outcome = server.handle(encrypted_request(gpg_keys, "echo hi\n"))
     assert "no key of its own" in outcome.reason
+
+
+def test_a_key_configured_with_its_own_run_as_runs_as_that_user(
+    gpg_keys: GpgKeys, journal: ReplayJournal
+) -> None:
+    server = Server(gpg_keys, journal)
+    server.settings.policy.keys[gpg_keys.alice] = KeyPolicy(gpg_keys.alice, run_as="deploy")
+    users: list[str] = []
+
+    def runner(command: str, run_as: str, timeout_s: int, cap: int) -> RunResult:
+        users.append(run_as)
+        return run_command(command, getpass.getuser(), timeout_s, cap)
+
+    server.handler.runner = runner
+    assert server.handle(request(gpg_keys, "clearsign", "true\n")).result == "accepted"
+    assert users == ["deploy"]
