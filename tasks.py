@@ -260,3 +260,59 @@ def server_key(c: Context, config: str | None = None) -> None:
             result = deploy.provision(settings, docker_client, progress)
             err.print(f"server updated ({result.action.value})")
         print(key.public, end="")
+
+
+@task(
+    name="check-deliverability",
+    help={
+        **CONFIG_HELP,
+        "json": "print the report as JSON (provision/deliverability/report.schema.json)",
+        "only": "run only these checks or areas (comma-separated)",
+        "skip": "skip these checks or areas (comma-separated)",
+        "send": "also send a signed echo and report the receiver's SPF/DKIM/DMARC verdicts",
+        "list": "list the checks (names for --only/--skip) and exit",
+        "debug": "show tracebacks",
+    },
+)
+def check_deliverability(
+    c: Context,
+    config: str | None = None,
+    json: bool = False,
+    only: str = "",
+    skip: str = "",
+    send: bool = False,
+    list: bool = False,
+    debug: bool = False,
+) -> None:
+    """Check DNS, SPF, DKIM, DMARC, TLS, blocklists and relaying; exit 1 if any check fails."""
+    import json as json_module
+
+    from provision.deliverability import report
+    from provision.deliverability.catalog import CHECKS
+    from provision.deliverability.catalog import check_deliverability as run
+    from provision.deliverability.end_to_end import probe_sender
+    from provision.deliverability.result import exit_code
+    from provision.deliverability.target import target_from_settings
+
+    if list:
+        for check in CHECKS:
+            out.print(f"{check.name:<12} {check.area:<8} {check.description}", markup=False)
+        return
+    with user_errors(debug):
+        settings = _settings(config)
+        timeout = settings.deliverability.reply_timeout_s
+        probe = probe_sender(settings, os.environ, timeout) if send else None
+        target = target_from_settings(settings, send_probe=probe)
+        done = run(target, _names(only), _names(skip))
+        if json:
+            doc = report.report_json(done.results, target, done.elapsed_s)
+            print(json_module.dumps(doc, indent=2))
+        else:
+            report.render_table(done.results, done.elapsed_s, out)
+    code = exit_code(done.results)
+    if code:
+        raise Exit(code=code)
+
+
+def _names(value: str) -> list[str]:
+    return [n.strip() for n in value.split(",") if n.strip()]

@@ -258,6 +258,7 @@ def wait_imap(settings: Settings, environ: Mapping[str, str], msg_id: str, timeo
         imap.login(c.username, password)
         imap.select_folder("INBOX", readonly=True)
         while time.monotonic() < deadline:
+            imap.noop()  # let the server report mail delivered since the last poll
             uids = imap.search(["HEADER", "In-Reply-To", msg_id])
             if uids:
                 data = imap.fetch(uids[:1], ["RFC822"])

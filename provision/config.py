@@ -298,6 +298,45 @@ class ClientSettings(Section):
     password_env: EnvName | None = None
 
 
+HostPort = NameServer  # "host:port", validated the same way
+
+DEFAULT_DNSBL_ZONES = (
+    "zen.spamhaus.org",
+    "bl.spamcop.net",
+    "b.barracudacentral.org",
+    "psbl.surriel.com",
+)
+
+
+class DeliverabilitySettings(Section):
+    """`[deliverability]`: how `invoke check-deliverability` looks at the server.
+
+    `resolvers` ("ip" or "ip:port") default to the system's. `smtp`/`https` are
+    the addresses to connect to (default: the published ports); certificates are
+    checked for the hostname whatever the address. `ca_bundle` replaces the
+    system's CA store. `outbound_probe` is any mail server's port 25.
+    """
+
+    resolvers: list[str] = []
+    dnsbl_zones: list[DomainName] = list(DEFAULT_DNSBL_ZONES)
+    smtp: HostPort | None = None
+    https: HostPort | None = None
+    ca_bundle: Path | None = None
+    outbound_probe: HostPort = "gmail-smtp-in.l.google.com:25"
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.5
+    cert_warn_days: Annotated[int, Field(ge=0)] = 14
+    reply_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
+
+    @model_validator(mode="after")
+    def _resolvers_valid(self) -> DeliverabilitySettings:
+        for r in self.resolvers:
+            host, _, port = r.rpartition(":") if r.count(":") == 1 else (r, "", "53")
+            _ip(host)
+            if not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"resolvers: {r!r} is not ip or ip:port")
+        return self
+
+
 class Settings(Section):
     """The whole validated configuration."""
 
@@ -319,6 +358,7 @@ class Settings(Section):
     requests: RequestSettings = RequestSettings()
     keys: list[TrustedKey] = []
     client: ClientSettings = ClientSettings()
+    deliverability: DeliverabilitySettings = DeliverabilitySettings()
 
     @property
     def fqdn(self) -> str:

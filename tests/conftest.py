@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures.requests",
     "tests.fixtures.dns",
     "tests.fixtures.acme",
+    "tests.fixtures.deliverability",
 ]
 
 

@@ -16,6 +16,7 @@ from provision.dns.provider import Record
 from provision.state import DkimKey
 
 SPF_PREFIX = "v=spf1"
+HELO_SPF = "v=spf1 a -all"
 MTA_STS_ID_LENGTH = 20
 
 
@@ -60,10 +61,14 @@ def mta_sts_policy(settings: Settings) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+def mta_sts_id(policy_text: str) -> str:
+    """The `id=` for a policy text: it changes exactly when the text does."""
+    return hashlib.sha256(policy_text.encode()).hexdigest()[:MTA_STS_ID_LENGTH]
+
+
 def mta_sts_value(settings: Settings) -> str:
     """`_mta-sts` TXT; its id changes exactly when the policy text does."""
-    digest = hashlib.sha256(mta_sts_policy(settings).encode()).hexdigest()
-    return f"v=STSv1; id={digest[:MTA_STS_ID_LENGTH]}"
+    return f"v=STSv1; id={mta_sts_id(mta_sts_policy(settings))}"
 
 
 def tlsrpt_value(settings: Settings) -> str:
@@ -84,6 +89,13 @@ def desired_records(settings: Settings, dkim: DkimKey) -> list[MailRecord]:
     records += [
         MailRecord("MX", Record(domain, "MX", (mx_value(settings),), ttl)),
         MailRecord("SPF", Record(domain, "TXT", (dns.spf,), ttl), shared_prefix=SPF_PREFIX),
+    ]
+    if settings.fqdn != domain:
+        # Replies leave with a null envelope sender (RFC 3834): receivers then check SPF
+        # for the HELO name, which gets `none` without a record of its own.
+        helo = Record(settings.fqdn, "TXT", (HELO_SPF,), ttl)
+        records.append(MailRecord("SPF-HELO", helo, shared_prefix=SPF_PREFIX))
+    records += [
         MailRecord(
             "DKIM", Record(f"{dkim.selector}._domainkey.{domain}", "TXT", (dkim.txt_value,), ttl)
         ),

@@ -107,10 +107,10 @@ def test_rfc2136_publishes_every_record_as_desired(
     assert run.code == 0, run.stderr
     resolver = lab_dns.resolver()
     desired = _desired(config)
-    assert len(desired) == 10
+    assert len(desired) == 11
     for m in desired:
         assert _answer(resolver, m.record.name, m.record.rtype) == m.record.values, m.kind
-    assert "8 added" in run.stdout
+    assert "9 added" in run.stdout
 
 
 def test_second_run_reports_unchanged_and_sends_no_update(
@@ -121,7 +121,7 @@ def test_second_run_reports_unchanged_and_sends_no_update(
     run = _dns_update(config, tsig_env)
     assert run.code == 0, run.stderr
     assert "everything unchanged, no update sent" in run.stdout
-    assert run.stdout.count("= unchanged") == 8
+    assert run.stdout.count("= unchanged") == 9
     assert _serial(lab_dns) == before
 
 
@@ -148,7 +148,7 @@ def test_dry_run_shows_the_diff_and_changes_nothing(
     run = _dns_update(config, tsig_env, "--dry-run")
     assert run.code == 0, run.stderr
     assert "+ added     MX       dry.mailsh.test MX" in run.stdout
-    assert "dry run, nothing changed (8 added)" in run.stdout
+    assert "dry run, nothing changed (9 added)" in run.stdout
     assert _serial(lab_dns) == before
     assert _answer(lab_dns.resolver(), "dry.mailsh.test", "MX") == ()
 
@@ -214,11 +214,12 @@ def test_duckdns_report_names_what_could_not_be_published(
     names = {line.split()[3] for line in dropped}
     assert names == {
         "mailsh.duckdns.test",  # MX and SPF
+        "mail.mailsh.duckdns.test",  # the HELO name's SPF
         "_dmarc.mailsh.duckdns.test",
         "_mta-sts.mailsh.duckdns.test",
         "_smtp._tls.mailsh.duckdns.test",
     }
-    assert len(dropped) == 5
+    assert len(dropped) == 6
     assert any("no DMARC policy" in line for line in dropped)
 
 
@@ -242,5 +243,5 @@ def test_provision_with_auto_publishes_through_the_provider(
     settings = load_settings(config, {})
     dkim, _ = ensure_dkim_key(StateDir(settings.state_dir), "mail", 2048)
     report = provision_dns(settings, dkim, tsig_env, lambda _: None)
-    assert report.zone_fragment is None and len(report.sent) == 8
+    assert report.zone_fragment is None and len(report.sent) == 9
     assert _answer(lab_dns.resolver(), "auto.mailsh.test", "MX") == ("10 mail.auto.mailsh.test.",)

@@ -1,4 +1,5 @@
-"""BIND9 in the lab: authoritative for mailsh.test and client.test, TSIG updates, PTR zone."""
+"""BIND9 in the lab: authoritative for mailsh.test, client.test, the PTR zone and a DNSBL zone;
+TSIG updates."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ BIND_INDEX = 53
 TSIG_NAME = "mailsh-lab-key"
 TSIG_ALGORITHM = "hmac-sha256"
 ZONES = ("mailsh.test", "client.test", "duckdns.test")
+# A blocklist zone: tests list and unlist addresses as <reversed ip>.dnsbl.test A 127.0.0.x.
+DNSBL_ZONE = "dnsbl.test"
 
 
 @dataclass
@@ -104,7 +107,7 @@ def start_bind(client: docker.DockerClient, lab: Lab, workdir: Path) -> LabDns:
     """Start BIND with fresh zones in `workdir` (mounted into the container)."""
     image = build_lab_image(client, "bind")
     secret = base64.b64encode(secrets.token_bytes(32)).decode()
-    zones = (*ZONES, lab.reverse_zone)
+    zones = (*ZONES, lab.reverse_zone, DNSBL_ZONE)
     bind_ip = lab.ip(BIND_INDEX)
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)

@@ -44,4 +44,7 @@ def test_provision_without_auto_shows_the_zone_fragment(tmp_path: Path) -> None:
     report = provision_dns(settings, dkim, {}, print)
     assert report == records_to_publish(settings, dkim)
     spf = [line.split() for line in report_lines(report) if "v=spf1" in line and line[0] != ";"]
-    assert spf == [["example.org.", "300", "IN", "TXT", '"v=spf1', "a", "mx", '-all"']]
+    assert spf == [
+        ["example.org.", "300", "IN", "TXT", '"v=spf1', "a", "mx", '-all"'],
+        ["mail.example.org.", "300", "IN", "TXT", '"v=spf1', "a", '-all"'],
+    ]
