@@ -28,8 +28,7 @@ from provision.deliverability.target import Endpoint, Relay, Target, target_from
 from provision.deliverability.tls_check import check_tls_https, check_tls_smtp
 from provision.deploy import provision
 from provision.render import site_names
-from tests.fixtures.server import RunningServer, write_config
-from tests.fixtures.server import test_config as server_config
+from tests.fixtures.server import RunningServer, server_config, write_config
 from tests.lab.docker_lab import free_port
 from tests.lab.lab_ca import LabCa
 

@@ -18,8 +18,7 @@ from provision.container import find_container
 from provision.deploy import provision
 from tests.fixtures.acme import TSIG_ENV, acme_config
 from tests.fixtures.gpg import GpgHome
-from tests.fixtures.server import RunningServer, run_invoke, write_config
-from tests.fixtures.server import test_config as server_config
+from tests.fixtures.server import RunningServer, run_invoke, server_config, write_config
 from tests.lab.bind import DNSBL_ZONE, LabDns
 from tests.lab.docker_lab import Lab
 from tests.lab.pebble import LabPebble
