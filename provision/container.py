@@ -20,6 +20,10 @@ from provision.errors import DockerError, HealthError
 from provision.render import content_hash
 
 STATE_MOUNT = "/var/lib/mailsh"
+# Mail that must outlive the container: postfix's queue (accepted requests not yet
+# answered) and local mailboxes. Named volumes, kept when the container is
+# re-created for a new image, removed only by `invoke down --purge --yes`.
+MAIL_VOLUMES = {"spool": "/var/spool/postfix", "mail": "/var/mail"}
 LABEL_SPEC = "org.mailsh.spec"
 LABEL_STATE = "org.mailsh.state-dir"
 NOFILE = 8192
@@ -58,12 +62,22 @@ class RunSpec:
                 "25/tcp": (self.bind, self.smtp_port),
                 "443/tcp": (self.bind, self.https_port),
             },
-            "volumes": {str(self.state_dir): {"bind": STATE_MOUNT, "mode": "rw"}},
+            "volumes": {
+                str(self.state_dir): {"bind": STATE_MOUNT, "mode": "rw"},
+                **{
+                    volume_name(self.name, role): {"bind": path, "mode": "rw"}
+                    for role, path in MAIL_VOLUMES.items()
+                },
+            },
             "ulimits": [Ulimit(name="nofile", soft=NOFILE, hard=NOFILE)],
             "restart_policy": {"Name": "unless-stopped"},
             "labels": {LABEL_SPEC: self.digest, LABEL_STATE: str(self.state_dir)},
             **({"dns": list(self.dns)} if self.dns else {}),
         }
+
+
+def volume_name(container_name: str, role: str) -> str:
+    return f"{container_name}-{role}"
 
 
 def run_spec(settings: Settings, image_id: str) -> RunSpec:
@@ -120,6 +134,21 @@ def remove_container(container: Container) -> None:
         raise DockerError(f"cannot remove container {container.name}: {e.explanation}") from None
 
 
+def remove_volumes(client: docker.DockerClient, container_name: str) -> list[str]:
+    """Delete the mail volumes (queue, mailboxes); returns the names removed."""
+    removed = []
+    for role in MAIL_VOLUMES:
+        name = volume_name(container_name, role)
+        try:
+            client.volumes.get(name).remove()
+        except docker.errors.NotFound:
+            continue
+        except docker.errors.APIError as e:
+            raise DockerError(f"cannot remove volume {name}: {e.explanation}") from None
+        removed.append(name)
+    return removed
+
+
 def exec_in(container: Container, cmd: list[str], user: str = "root") -> tuple[int, str]:
     """Run a command in the container; exit code and combined output."""
     try:
@@ -161,9 +190,11 @@ def wait_healthy(
     deadline = time.monotonic() + timeout
     problem = "not checked yet"
     announced = False
+    restarts = container.attrs.get("RestartCount", 0)
     while time.monotonic() < deadline:
         container.reload()
-        if container.status in ("exited", "dead"):
+        restarted = container.attrs.get("RestartCount", 0) > restarts
+        if container.status in ("exited", "dead") or restarted:
             logs = container.logs(tail=15).decode(errors="replace").strip()
             raise HealthError(f"container {spec.name} exited during start-up:\n{logs}")
         if container.status == "running":

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import docker
 
 from provision.config import Settings
-from provision.container import exec_in, find_container, remove_container
+from provision.container import exec_in, find_container, remove_container, remove_volumes
 from provision.errors import MailshError
 
 
@@ -65,7 +65,10 @@ def down(settings: Settings, client: docker.DockerClient, purge: bool) -> list[s
     if container is not None:
         remove_container(container)
         done.append(f"removed container {settings.container_name}")
-    if purge and settings.state_dir.exists():
-        shutil.rmtree(settings.state_dir)
-        done.append(f"deleted state directory {settings.state_dir} (keys and certificates)")
+    if purge:
+        for name in remove_volumes(client, settings.container_name):
+            done.append(f"deleted volume {name} (mail queue and mailboxes)")
+        if settings.state_dir.exists():
+            shutil.rmtree(settings.state_dir)
+            done.append(f"deleted state directory {settings.state_dir} (keys and certificates)")
     return done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import time
 import tomllib
 
 import tomli_w
@@ -10,6 +11,7 @@ import tomli_w
 from provision.deploy import Action
 from provision.state import DkimKey
 from tests.fixtures.server import ProvisionServer, RunningServer
+from tests.lab.docker_lab import free_port
 
 
 def _started_at(server: RunningServer) -> tuple[str, str, str]:
@@ -88,3 +90,39 @@ def test_down_purge_needs_confirmation_and_then_deletes_the_state(
     done = server.invoke("down", "--purge", "--yes")
     assert done.returncode == 0, done.stderr
     assert not server.state.root.exists()
+
+
+def _wait_for(server: RunningServer, cmd: list[str], needle: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    out = ""
+    while time.monotonic() < deadline:
+        _, out = server.exec(cmd)
+        if needle in out:
+            return out
+        time.sleep(0.3)
+    raise AssertionError(f"{needle!r} not in the output of {cmd}: {out}")
+
+
+def test_queued_mail_and_mailboxes_survive_a_re_created_container(
+    provision_server: ProvisionServer,
+) -> None:
+    server = provision_server()
+    to = f"postmaster@{server.settings.domain}"
+    mailbox = ["cat", "/var/mail/mailadmin"]
+    server.exec(["sh", "-c", f"printf 'Subject: kept 5e1d\\n\\nkept\\n' | sendmail {to}"])
+    _wait_for(server, mailbox, "kept 5e1d")
+    # Hold local delivery so the next message stays in the queue.
+    server.exec(["sh", "-c", "postconf -e defer_transports=local && postfix reload"])
+    server.exec(["sh", "-c", f"printf 'Subject: queued 77b0\\n\\nq\\n' | sendmail {to}"])
+    _wait_for(server, ["postqueue", "-p"], to)
+    before = server.container.id
+
+    _edit_config(server, "ports", "smtp", free_port())
+    result = server.invoke("provision")
+
+    assert result.returncode == 0, result.stderr
+    assert "(re-created)" in result.stdout
+    assert server.container.id != before
+    server.exec(["postqueue", "-f"])
+    stored = _wait_for(server, mailbox, "queued 77b0")
+    assert "kept 5e1d" in stored
