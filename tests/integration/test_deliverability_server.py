@@ -15,7 +15,6 @@ import docker
 import pytest
 
 from provision.config import load_settings
-from provision.container import find_container
 from provision.deliverability.catalog import check_deliverability
 from provision.deliverability.result import Status
 from provision.deliverability.smtp_checks import (
@@ -28,7 +27,7 @@ from provision.deliverability.target import Endpoint, Relay, Target, target_from
 from provision.deliverability.tls_check import check_tls_https, check_tls_smtp
 from provision.deploy import provision
 from provision.render import site_names
-from tests.fixtures.server import RunningServer, server_config, write_config
+from tests.fixtures.server import RunningServer, remove_server, server_config, write_config
 from tests.lab.docker_lab import free_port
 from tests.lab.lab_ca import LabCa
 
@@ -72,9 +71,7 @@ def misconfigured_server(
         code, out = server.exec(cmd)
         assert code == 0, out
     yield server
-    container = find_container(docker_client, settings.container_name)
-    if container is not None:
-        container.remove(force=True)
+    remove_server(docker_client, settings.container_name)
 
 
 def test_banner_naming_the_hostname_passes(running_server: RunningServer) -> None:

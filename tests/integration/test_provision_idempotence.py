@@ -8,6 +8,7 @@ import tomllib
 
 import tomli_w
 
+from provision.container import MAIL_VOLUMES, volume_name
 from provision.deploy import Action
 from provision.state import DkimKey
 from tests.fixtures.server import ProvisionServer, RunningServer
@@ -90,6 +91,8 @@ def test_down_purge_needs_confirmation_and_then_deletes_the_state(
     done = server.invoke("down", "--purge", "--yes")
     assert done.returncode == 0, done.stderr
     assert not server.state.root.exists()
+    names = {v.name for v in server.client.volumes.list()}
+    assert not {volume_name(server.settings.container_name, r) for r in MAIL_VOLUMES} & names
 
 
 def _wait_for(server: RunningServer, cmd: list[str], needle: str, timeout: float = 30) -> str:

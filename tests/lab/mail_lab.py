@@ -14,11 +14,16 @@ import dns.reversename
 import docker
 
 from provision.config import load_settings
-from provision.container import find_container
 from provision.deploy import provision
 from tests.fixtures.acme import TSIG_ENV, acme_config
 from tests.fixtures.gpg import GpgHome
-from tests.fixtures.server import RunningServer, run_invoke, server_config, write_config
+from tests.fixtures.server import (
+    RunningServer,
+    remove_server,
+    run_invoke,
+    server_config,
+    write_config,
+)
 from tests.lab.bind import DNSBL_ZONE, LabDns
 from tests.lab.docker_lab import Lab
 from tests.lab.pebble import LabPebble
@@ -111,6 +116,4 @@ def lab_mail_server(
         server = RunningServer(config_path, settings, result, client)
         yield LabMailServer(server, receiver, env, ip, signer)
     finally:
-        container = find_container(client, settings.container_name)
-        if container is not None:
-            container.remove(force=True)
+        remove_server(client, settings.container_name)
