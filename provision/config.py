@@ -6,9 +6,7 @@ Secrets never live in the file: it names environment variables, and
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,80 +14,32 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     model_validator,
 )
 from pydantic_core import ErrorDetails
 
+from provision.config_types import (
+    DomainName,
+    Email,
+    EnvName,
+    Fingerprint,
+    IpAddress,
+    Port,
+    Section,
+    UnixUser,
+)
+from provision.deliverability.settings import DeliverabilitySettings
+from provision.dns.settings import (
+    DnsSettings,
+    MtaStsSettings,
+)
 from provision.errors import ConfigError
 
 DEFAULT_DOMAIN = "mailsh.localdomain"
 CONFIG_ENV = "MAILSH_CONFIG"
 CONFIG_FILENAME = "mailsh.toml"
-
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
-_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _domain_name(value: str) -> str:
-    name = value.strip().rstrip(".").lower()
-    labels = name.split(".")
-    if len(name) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        raise ValueError(f"{value!r} is not a valid domain name (like example.org)")
-    if labels[-1].isdigit():
-        raise ValueError(f"{value!r} is not a valid domain name (like example.org)")
-    return name
-
-
-def _email(value: str) -> str:
-    local, sep, domain = value.rpartition("@")
-    if not sep or not local or any(c.isspace() for c in local):
-        raise ValueError(f"{value!r} is not an e-mail address (like admin@example.org)")
-    return f"{local}@{_domain_name(domain)}"
-
-
-def _fingerprint(value: str) -> str:
-    fpr = value.replace(" ", "").upper()
-    if not _FINGERPRINT.match(fpr):
-        raise ValueError(f"{value!r} is not an OpenPGP fingerprint (40 or 64 hex digits)")
-    return fpr
-
-
-def _unix_user(value: str) -> str:
-    if not _USER.match(value):
-        raise ValueError(f"{value!r} is not a valid Unix user name")
-    return value
-
-
-def _env_name(value: str) -> str:
-    if not _ENV_NAME.match(value):
-        raise ValueError(f"{value!r} is not an environment variable name")
-    return value
-
-
-def _ip(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IP address") from None
-
-
-DomainName = Annotated[str, AfterValidator(_domain_name)]
-Email = Annotated[str, AfterValidator(_email)]
-Fingerprint = Annotated[str, AfterValidator(_fingerprint)]
-UnixUser = Annotated[str, AfterValidator(_unix_user)]
-EnvName = Annotated[str, AfterValidator(_env_name)]
-IpAddress = Annotated[str, AfterValidator(_ip)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ImageSettings(Section):
@@ -109,7 +59,7 @@ class NetworkSettings(Section):
 
     docker_network: str | None = None
     ip: IpAddress | None = None
-    dns: list[IpAddress] = []
+    dns: list[IpAddress] = Field(default_factory=list)
 
 
 class SmtpSettings(Section):
@@ -158,104 +108,6 @@ class AcmeSettings(Section):
         return ACME_DIRECTORIES.get(self.directory, self.directory)
 
 
-TsigAlgorithm = Literal[
-    "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5"
-]
-
-
-class Rfc2136Settings(Section):
-    """`[dns.rfc2136]`: dynamic updates signed with TSIG (BIND, Knot, PowerDNS).
-
-    `server` is the primary that accepts updates (host name or address), `zone`
-    the zone to update (default: `domain`), `key_secret_env` the environment
-    variable holding the base64 TSIG secret.
-    """
-
-    server: str
-    port: Port = 53
-    zone: DomainName | None = None
-    key_name: str
-    key_algorithm: TsigAlgorithm = "hmac-sha256"
-    key_secret_env: EnvName = "MAILSH_TSIG_SECRET"  # noqa: S105 - a variable name
-    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
-
-
-class DuckDnsSettings(Section):
-    """`[dns.duckdns]`: the DuckDNS HTTP API. `domain` must be `<name>.<zone>`.
-
-    DuckDNS serves ONE TXT value for a name and every name below it, so only
-    one of SPF, DKIM and DMARC can be published: `txt` chooses which (DKIM by
-    default: DMARC alignment passes with DKIM alone). `api` and `zone` exist
-    for the offline lab.
-    """
-
-    token_env: EnvName = "DUCKDNS_TOKEN"  # noqa: S105 - a variable name
-    txt: Literal["spf", "dkim", "dmarc"] = "dkim"
-    api: Annotated[str, Field(pattern=r"^https?://[^\s/]+")] = "https://www.duckdns.org"
-    zone: DomainName = "duckdns.org"
-    timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 3
-
-
-def _nameserver(value: str) -> str:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{value!r} is not host:port (like 192.0.2.53:53)")
-    return value
-
-
-NameServer = Annotated[str, AfterValidator(_nameserver)]
-
-
-class DnsSettings(Section):
-    """`[dns]`: which records to publish and through which provider.
-
-    `ip`/`ipv6` are the server's public addresses (A/AAAA of the hostname and
-    of `mta-sts.<domain>`; without `ip` no address record is managed). `spf`,
-    `dmarc_policy`, `dmarc_rua` and `tlsrpt_rua` shape the TXT records.
-    `nameservers` ("host:port") are the authoritative servers to poll after an
-    update; empty means: look up the zone's NS records. `propagation_timeout_s`
-    bounds that wait (0 skips it).
-    """
-
-    provider: Literal["duckdns", "rfc2136", "manual"] = "manual"
-    auto: bool = False
-    ip: IpAddress | None = None
-    ipv6: IpAddress | None = None
-    ttl: Annotated[int, Field(ge=30, le=86400)] = 300
-    spf: Annotated[str, Field(pattern=r"^v=spf1( |$)")] = "v=spf1 a mx -all"
-    dmarc_policy: Literal["none", "quarantine", "reject"] = "quarantine"
-    dmarc_rua: Email | None = None
-    tlsrpt_rua: Email | None = None
-    nameservers: list[NameServer] = []
-    propagation_timeout_s: Annotated[float, Field(ge=0, le=3600)] = 120.0
-    rfc2136: Rfc2136Settings | None = None
-    duckdns: DuckDnsSettings = DuckDnsSettings()
-
-    @model_validator(mode="after")
-    def _addresses(self) -> DnsSettings:
-        if self.ip is not None and ":" in self.ip:
-            raise ValueError(f"ip must be an IPv4 address (put {self.ip} in ipv6)")
-        if self.ipv6 is not None and ":" not in self.ipv6:
-            raise ValueError(f"ipv6 must be an IPv6 address (put {self.ipv6} in ip)")
-        if self.provider == "rfc2136" and self.rfc2136 is None:
-            raise ValueError('provider = "rfc2136" needs a [dns.rfc2136] section')
-        return self
-
-
-class MtaStsSettings(Section):
-    """`[mta_sts]`: the policy caddy serves at https://mta-sts.<domain>/.well-known/.
-
-    `enabled = false` drops `mta-sts.<domain>` from the site and the certificate;
-    `mx` lists the policy's MX patterns (default: the server's hostname).
-    """
-
-    enabled: bool = True
-    mode: Literal["enforce", "testing", "none"] = "testing"
-    mx: list[DomainName] = []
-    max_age: Annotated[int, Field(ge=86400, le=31557600)] = 604800
-
-
 class RelaySettings(Section):
     host: str
     port: Port = 587
@@ -298,45 +150,6 @@ class ClientSettings(Section):
     password_env: EnvName | None = None
 
 
-HostPort = NameServer  # "host:port", validated the same way
-
-DEFAULT_DNSBL_ZONES = (
-    "zen.spamhaus.org",
-    "bl.spamcop.net",
-    "b.barracudacentral.org",
-    "psbl.surriel.com",
-)
-
-
-class DeliverabilitySettings(Section):
-    """`[deliverability]`: how `invoke check-deliverability` looks at the server.
-
-    `resolvers` ("ip" or "ip:port") default to the system's. `smtp`/`https` are
-    the addresses to connect to (default: the published ports); certificates are
-    checked for the hostname whatever the address. `ca_bundle` replaces the
-    system's CA store. `outbound_probe` is any mail server's port 25.
-    """
-
-    resolvers: list[str] = []
-    dnsbl_zones: list[DomainName] = list(DEFAULT_DNSBL_ZONES)
-    smtp: HostPort | None = None
-    https: HostPort | None = None
-    ca_bundle: Path | None = None
-    outbound_probe: HostPort = "gmail-smtp-in.l.google.com:25"
-    timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.5
-    cert_warn_days: Annotated[int, Field(ge=0)] = 14
-    reply_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
-
-    @model_validator(mode="after")
-    def _resolvers_valid(self) -> DeliverabilitySettings:
-        for r in self.resolvers:
-            host, _, port = r.rpartition(":") if r.count(":") == 1 else (r, "", "53")
-            _ip(host)
-            if not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"resolvers: {r!r} is not ip or ip:port")
-        return self
-
-
 class Settings(Section):
     """The whole validated configuration."""
 
@@ -356,7 +169,7 @@ class Settings(Section):
     mta_sts: MtaStsSettings = MtaStsSettings()
     relay: RelaySettings | None = None
     requests: RequestSettings = RequestSettings()
-    keys: list[TrustedKey] = []
+    keys: list[TrustedKey] = Field(default_factory=list)
     client: ClientSettings = ClientSettings()
     deliverability: DeliverabilitySettings = DeliverabilitySettings()
 

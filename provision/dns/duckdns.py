@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 import dns.resolver
 import requests
 
-from provision.config import DuckDnsSettings, secret
+from provision.config import secret
 from provision.dns.authoritative import Server, find_nameservers, query_values
 from provision.dns.provider import Record, RecordType, Unpublishable
+from provision.dns.settings import DuckDnsSettings
 from provision.errors import DnsError
 
 TxtChoice = str  # "spf" | "dkim" | "dmarc"

@@ -19,7 +19,7 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
-from provision.config import Rfc2136Settings, secret
+from provision.config import secret
 from provision.dns.authoritative import (
     Server,
     connection_failure,
@@ -28,6 +28,7 @@ from provision.dns.authoritative import (
     server_address,
 )
 from provision.dns.provider import Record, RecordType, Unpublishable, all_publishable
+from provision.dns.settings import Rfc2136Settings
 from provision.errors import ConfigError, DnsError
 
 _RCODE_HINTS = {

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from provision.config import DEFAULT_DNSBL_ZONES, parse_settings
+from provision.config import parse_settings
 from provision.deliverability.lookup import make_resolver
+from provision.deliverability.settings import DEFAULT_DNSBL_ZONES
 from provision.deliverability.target import Endpoint, target_from_settings
 from provision.errors import ConfigError
 
