@@ -70,6 +70,20 @@ def check_certificate(cert_pem: bytes | None, names: list[str], now: dt.datetime
     )
 
 
+def still_usable(cert_pem: bytes | None, names: list[str], now: dt.datetime) -> bool:
+    """A CA-issued certificate for `names` that has not expired: worth keeping when a
+    renewal fails, so that a failed renewal does not stop the server."""
+    if cert_pem is None:
+        return False
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    covers = set(san.get_values_for_type(x509.DNSName)) == set(names)
+    return cert.issuer != cert.subject and covers and cert.not_valid_after_utc > now
+
+
 def dns_provider(settings: Settings, environ: Mapping[str, str]) -> DnsProvider:
     """The provider that publishes the challenge records (the one `dns-update` uses)."""
     provider = make_provider(settings, environ)

@@ -7,6 +7,7 @@ change is installed and reloaded in the running container.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from enum import StrEnum
 
 import docker
 
-from provision.certs import CertResult, ensure_acme_certificate
+from provision.certs import CertResult, ensure_acme_certificate, still_usable
 from provision.config import Settings, secret
 from provision.container import (
     applied_config_hash,
@@ -73,9 +74,7 @@ def prepare_state(
     elif settings.tls.mode == "files":
         _install_tls_files(settings, state)
     else:
-        result = ensure_acme_certificate(settings, environ, progress)
-        if result.issued:
-            progress(f"certificate issued in {result.seconds:.1f} s")
+        _ensure_acme(settings, state, environ, progress)
     extra = {
         "dkim": dkim.private_pem,
         "tls-cert": state.cert_file.read_bytes(),
@@ -87,6 +86,23 @@ def prepare_state(
     }
     digest = write_rendered(state.rendered, render_configs(settings), extra)
     return state, dkim, generated, digest
+
+
+def _ensure_acme(
+    settings: Settings, state: StateDir, environ: Mapping[str, str], progress: Progress
+) -> None:
+    """Issue or renew when due. A failed renewal while the current certificate still
+    serves is a warning: `invoke certs` retries it, the server keeps running."""
+    try:
+        result = ensure_acme_certificate(settings, environ, progress)
+    except MailshError as e:
+        current = state.cert_file.read_bytes() if state.cert_file.exists() else None
+        if not still_usable(current, site_names(settings), dt.datetime.now(dt.UTC)):
+            raise
+        progress(f"warning: renewal failed, keeping the current certificate: {e}")
+        return
+    if result.issued:
+        progress(f"certificate issued in {result.seconds:.1f} s")
 
 
 def _write_relay_secret(settings: Settings, state: StateDir, environ: Mapping[str, str]) -> bytes:

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from provision.certs import check_certificate
+from provision.certs import check_certificate, still_usable
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 NAMES = ["mail.example.org", "mta-sts.example.org"]
@@ -64,3 +64,14 @@ def test_certificate_with_more_than_30_days_left_is_kept_and_the_reason_says_so(
         "the certificate is valid until 2026-07-31 (60 days left); "
         "it is renewed when fewer than 30 days remain"
     )
+
+
+def test_a_ca_certificate_still_valid_is_usable_after_a_failed_renewal() -> None:
+    assert still_usable(certificate(NAMES, days_left=10), NAMES, NOW)
+
+
+def test_an_expired_self_signed_or_foreign_certificate_is_not_usable() -> None:
+    assert not still_usable(None, NAMES, NOW)
+    assert not still_usable(certificate(NAMES, days_left=-1), NAMES, NOW)
+    assert not still_usable(certificate(NAMES, days_left=90, self_signed=True), NAMES, NOW)
+    assert not still_usable(certificate(["other.example.org"], days_left=90), NAMES, NOW)
