@@ -12,7 +12,6 @@ import grp
 import json
 import os
 import pwd
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,38 +45,51 @@ def _chown(path: Path, user: str, group: str | None = None) -> None:
     os.chown(path, uid, gid)
 
 
-def _copy(src: Path, dst: Path, mode: int, user: str = "root", group: str = "root") -> None:
+def _copy(src: Path, dst: Path, mode: int, user: str = "root", group: str = "root") -> bool:
+    """Install `src` at `dst` atomically; whether the content changed."""
+    data = src.read_bytes()
+    changed = not dst.exists() or dst.read_bytes() != data
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.new")
-    shutil.copyfile(src, tmp)
+    tmp.write_bytes(data)
     os.chmod(tmp, mode)
     _chown(tmp, user, group)
     os.replace(tmp, dst)
+    return changed
 
 
-def install_files() -> None:
+def install_files() -> set[str]:
+    """Install everything; returns what changed ("postfix", "tls", "dkim", ...)."""
+    changed: set[str] = set()
     for section, target in TARGETS.items():
         source = RENDERED / section
         if not source.is_dir():
             continue
         for src in sorted(p for p in source.rglob("*") if p.is_file()):
-            _copy(src, target / src.relative_to(source), MODES.get(section, 0o644))
+            if _copy(src, target / src.relative_to(source), MODES.get(section, 0o644)):
+                changed.add(section)
 
     DKIM_DIR.mkdir(parents=True, exist_ok=True)
     _chown(DKIM_DIR, "opendkim")
     os.chmod(DKIM_DIR, 0o700)
-    for key in sorted((STATE / "dkim").glob("*.private")):
-        _copy(key, DKIM_DIR / key.name, 0o600, "opendkim", "opendkim")
+    for dkim_key in sorted((STATE / "dkim").glob("*.private")):
+        if _copy(dkim_key, DKIM_DIR / dkim_key.name, 0o600, "opendkim", "opendkim"):
+            changed.add("dkim")
 
-    _copy(STATE / "tls" / "fullchain.pem", TLS_DIR / "fullchain.pem", 0o644)
-    _copy(STATE / "tls" / "privkey.pem", TLS_DIR / "privkey.pem", 0o640, "root", "caddy")
+    chain = _copy(STATE / "tls" / "fullchain.pem", TLS_DIR / "fullchain.pem", 0o644)
+    key = _copy(STATE / "tls" / "privkey.pem", TLS_DIR / "privkey.pem", 0o640, "root", "caddy")
+    if chain or key:
+        changed.add("tls")
 
     os.chmod(STATE, 0o711)  # noqa: S103 - traverse only: the handler reaches server/
     relay_secret = STATE / "secrets" / "relay_password"
+    relay_map = Path("/etc/postfix/relay_password")
     if relay_secret.exists():
-        _copy(relay_secret, Path("/etc/postfix/relay_password"), 0o600)
-    else:
-        Path("/etc/postfix/relay_password").unlink(missing_ok=True)
+        if _copy(relay_secret, relay_map, 0o600):
+            changed.add("postfix")
+    elif relay_map.exists():
+        relay_map.unlink()
+        changed.add("postfix")
 
     for d, owner, mode in (
         (Path("/var/spool/postfix/opendkim"), "opendkim", 0o750),
@@ -91,12 +103,14 @@ def install_files() -> None:
         os.chmod(d, mode)
 
     install_request_handler()
-    subprocess.run(["postalias", "/etc/postfix/aliases"], check=True)
-    Path("/etc/mailname").write_text(_postconf("myhostname") + "\n")
+    if "postfix" in changed:
+        subprocess.run(["postalias", "/etc/postfix/aliases"], check=True)
+        Path("/etc/mailname").write_text(_postconf("myhostname") + "\n")
 
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     hash_file = RENDERED / ".config-hash"
     APPLIED_HASH.write_text(hash_file.read_text() if hash_file.exists() else "")
+    return changed
 
 
 def install_request_handler() -> None:
@@ -118,26 +132,36 @@ def _postconf(name: str) -> str:
     return out.stdout.strip()
 
 
-def reload_services() -> None:
+CADDY_RELOAD = [
+    "caddy",
+    "reload",
+    "--force",  # the Caddyfile may be unchanged while the certificate changed
+    "--config",
+    "/etc/caddy/Caddyfile",
+    "--adapter",
+    "caddyfile",
+]
+
+
+def reload_commands(changed: set[str]) -> list[list[str]]:
+    """The reloads that apply `changed` to running services, and no others (pure)."""
+    commands = []
+    if "supervisor" in changed:
+        commands += [["supervisorctl", "reread"], ["supervisorctl", "update"]]
+    if changed & {"postfix", "tls"}:
+        commands.append(["postfix", "reload"])
+    if changed & {"opendkim", "dkim"}:
+        # opendkim re-reads its configuration, keys and tables on SIGUSR1.
+        commands.append(["supervisorctl", "signal", "USR1", "opendkim"])
+    if changed & {"caddy", "tls"}:
+        commands.append(CADDY_RELOAD)
+    return commands
+
+
+def reload_services(changed: set[str]) -> None:
     """Apply installed files to running services without restarting the container."""
-    subprocess.run(["supervisorctl", "reread"], check=True, capture_output=True)
-    subprocess.run(["supervisorctl", "update"], check=True, capture_output=True)
-    subprocess.run(["postfix", "reload"], check=True, capture_output=True)
-    # opendkim re-reads its configuration, keys and tables on SIGUSR1.
-    subprocess.run(["supervisorctl", "signal", "USR1", "opendkim"], check=True, capture_output=True)
-    subprocess.run(
-        [
-            "caddy",
-            "reload",
-            "--force",
-            "--config",
-            "/etc/caddy/Caddyfile",
-            "--adapter",
-            "caddyfile",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    for command in reload_commands(changed):
+        subprocess.run(command, check=True, capture_output=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reload", action="store_true", help="reload running services")
     args = parser.parse_args(argv)
     try:
-        install_files()
+        changed = install_files()
         if args.reload:
-            reload_services()
+            reload_services(changed)
     except subprocess.CalledProcessError as e:
         detail = (e.stderr or b"").decode(errors="replace").strip() if e.stderr else ""
         print(f"install_config: {' '.join(e.cmd)} failed: {detail}", file=sys.stderr)
