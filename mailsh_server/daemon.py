@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socketserver
 import sys
+from typing import Any
 
 from mailsh_server.handler import MAX_REQUEST_BYTES, handle_message, server_keyring
 from mailsh_server.keyring import Keyring
@@ -38,6 +39,14 @@ class _Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
     request_queue_size = 128
     max_children = 64
     keyring: Keyring
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # List the keys' addresses here, once per keyring version, not in every child.
+        try:
+            self.keyring.address_map()
+        except Exception as e:  # the child lists them again, or fails the request
+            print(f"cannot list the trusted keys: {e!r}", file=sys.stderr, flush=True)
+        super().process_request(request, client_address)
 
 
 def main() -> int:
