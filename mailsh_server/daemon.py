@@ -11,6 +11,8 @@ Settings are read per request, so a reload needs no restart.
 
 from __future__ import annotations
 
+import encodings.idna  # noqa: F401 - smtplib's, imported once here, not per child
+import gc
 import os
 import socketserver
 import sys
@@ -46,7 +48,15 @@ class _Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
             self.keyring.address_map()
         except Exception as e:  # the child lists them again, or fails the request
             print(f"cannot list the trusted keys: {e!r}", file=sys.stderr, flush=True)
+        # The loaded objects go to the collector's permanent generation: a child's
+        # collections then never touch (and copy) the parent's pages.
+        gc.freeze()
         super().process_request(request, client_address)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # In the forked child, which exits after this one request: no collections at all.
+        gc.disable()
+        super().finish_request(request, client_address)
 
 
 def main() -> int:
