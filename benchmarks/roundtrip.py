@@ -187,14 +187,20 @@ def burst(
     print(f"  {len(received) / elapsed:.1f} requests/s ({elapsed:.1f} s to the last reply)")
 
 
-DELAYS = re.compile(r"relay=(mailsh|local), .*?delays=([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+)")
+DELAYS = re.compile(
+    r"relay=(\S*/handler/lmtp\]|local), .*?delays=([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+)"
+)
 
 
 def postfix_delays(server: docker.models.containers.Container, since: float) -> None:
     """Where the time went, from postfix's own log: queue, queue manager, delivery."""
     logs = server.logs(since=int(since)).decode(errors="replace")
-    for relay, name in (("mailsh", "request -> handler"), ("local", "reply -> mailbox")):
-        rows = [[float(x) for x in m.groups()[1:]] for m in DELAYS.finditer(logs) if m[1] == relay]
+    for local, name in ((False, "request -> handler"), (True, "reply -> mailbox")):
+        rows = [
+            [float(x) for x in m.groups()[1:]]
+            for m in DELAYS.finditer(logs)
+            if (m[1] == "local") == local
+        ]
         if rows:
             mean = [statistics.mean(col) * 1000 for col in zip(*rows, strict=True)]
             print(

@@ -1,9 +1,10 @@
 """Handle one request mail (DESIGN §4): verify, run at most once, answer.
 
 `handle` decides and acts through the objects passed in, so tests drive it
-with a real keyring and journal but no postfix. `main` is postfix's pipe
-transport: the message on stdin; exit 0 once it is answered or refused and
-logged, 75 (EX_TEMPFAIL) when postfix should keep it and retry.
+with a real keyring and journal but no postfix. `handle_message` is what
+the resident handler (`daemon`, over LMTP) runs per request: 0 once it is
+answered or refused and logged, 75 (EX_TEMPFAIL) when postfix should keep it
+and retry; `main` does the same for a message on stdin.
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ def server_keyring() -> Keyring:
 
 
 def handle_message(raw: bytes, keyring: Keyring | None = None) -> tuple[int, str]:
-    """One request, start to finish; the pipe exit status and a reason for postfix."""
+    """One request, start to finish; an exit status (0 or 75) and a reason for postfix."""
     try:
         settings = load_settings(SERVER_SETTINGS)
         journal = ReplayJournal(SERVER_DIR / "journal.sqlite3")

@@ -96,7 +96,7 @@ def install_files() -> set[str]:
         (Path("/run/opendkim"), "opendkim", 0o755),
         (Path("/var/lib/caddy"), "caddy", 0o700),
         (SERVER_DIR, "mailsh-server", 0o700),
-        (RUN_DIR / "handler", "mailsh-server", 0o700),
+        (RUN_DIR / "handler", "mailsh-server", 0o750),  # postfix's lmtp: group mailsh-server
     ):
         d.mkdir(parents=True, exist_ok=True)
         _chown(d, owner)

@@ -32,12 +32,23 @@ class GpgOutput:
     data: bytes
 
 
+def _addresses_of(keys: list[dict[str, object]]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for key in keys:
+        uids = key["uids"]
+        assert isinstance(uids, list)
+        found = [parseaddr(uid)[1].lower() for uid in uids]
+        result[str(key["fingerprint"])] = [a for a in found if "@" in a]
+    return result
+
+
 class Keyring:
     """A GnuPG home holding only trusted public keys (and the server's own key, if any)."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
         self._gpg = gnupg.GPG(gnupghome=str(home), options=OPTIONS)
+        self._addresses: tuple[str, dict[str, list[str]]] | None = None
 
     def verify(self, payload: Payload) -> GpgOutput:
         """Run gpg on the payload; its status lines and the bytes it says are signed."""
@@ -59,9 +70,20 @@ class Keyring:
 
     def addresses(self, fingerprint: str) -> list[str]:
         """The e-mail addresses in the key's user IDs."""
-        keys = self._gpg.list_keys(keys=[fingerprint])
-        uids = [uid for key in keys if key["fingerprint"] == fingerprint for uid in key["uids"]]
-        return [parseaddr(uid)[1].lower() for uid in uids if "@" in parseaddr(uid)[1]]
+        return list(self.address_map().get(fingerprint, []))
+
+    def address_map(self) -> dict[str, list[str]]:
+        """Every key's user-ID addresses, listed once per keyring version.
+
+        `build_keyring` swaps `home` (a symlink) to a new content-named directory
+        whenever the keys change, so the link target identifies the contents. It
+        is read before listing: a swap in between only causes one more listing.
+        The resident handler calls this before forking, so its children inherit it.
+        """
+        version = os.path.realpath(self.home)
+        if self._addresses is None or self._addresses[0] != version:
+            self._addresses = (version, _addresses_of(self._gpg.list_keys()))
+        return self._addresses[1]
 
     def encrypt_to(self, data: bytes, fingerprint: str) -> bytes:
         result = self._gpg.encrypt(data, [fingerprint], always_trust=True, armor=True)

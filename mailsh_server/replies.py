@@ -41,6 +41,10 @@ def follow(mailbox: Path) -> Iterator[tuple[float, bytes]]:
     offset = mailbox.stat().st_size if mailbox.exists() else 0
     while True:
         try:
+            # Polled every few ms: open and read only once the mailbox has grown.
+            if mailbox.stat().st_size <= offset:
+                time.sleep(POLL_S)
+                continue
             with mailbox.open("rb") as f:
                 f.seek(offset)
                 data = f.read()
