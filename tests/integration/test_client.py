@@ -5,29 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from provision.request_mail import FORMATS
-from tests.fixtures.server import ProvisionServer, run_invoke
+from tests.fixtures.server import ProvisionServer, RunningServer, run_invoke
+
+
+def _keygen_and_trust(server: RunningServer, tmp_path: Path, name: str) -> dict[str, str]:
+    """A fresh GnuPG home with a key made by `invoke keygen` and trusted by `invoke trust`."""
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    env = {"GNUPGHOME": str(home)}
+    email = f"{name.lower()}@client.example"
+    made = run_invoke(server.config_path, "keygen", "--name", name, "--email", email, env=env)
+    assert made.returncode == 0, made.stderr
+    public = made.stdout.split("public key: ", 1)[1].split()[0]
+    trusted = run_invoke(server.config_path, "trust", public, env=env)
+    assert trusted.returncode == 0, trusted.stderr
+    return env
 
 
 def test_keygen_trust_and_send_wait_print_the_output(
     provision_server: ProvisionServer, tmp_path: Path
 ) -> None:
     server = provision_server()
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-    env = {"GNUPGHOME": str(home)}
-
-    made = run_invoke(
-        server.config_path, "keygen", "--name", "Alice", "--email", "alice@client.example", env=env
-    )
-    assert made.returncode == 0, made.stderr
-    public = next(
-        line.split(": ", 1)[1]
-        for line in made.stdout.splitlines()
-        if line.startswith("public key: ")
-    )
-
-    trusted = run_invoke(server.config_path, "trust", public, env=env)
-    assert trusted.returncode == 0, trusted.stderr
+    env = _keygen_and_trust(server, tmp_path, "Alice")
     assert "[[keys]]" in server.config_path.read_text()
 
     for fmt in FORMATS:
@@ -51,14 +50,7 @@ def test_send_wait_exits_with_the_command_status(
     provision_server: ProvisionServer, tmp_path: Path
 ) -> None:
     server = provision_server()
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-    env = {"GNUPGHOME": str(home)}
-    made = run_invoke(
-        server.config_path, "keygen", "--name", "Bob", "--email", "bob@client.example", env=env
-    )
-    public = made.stdout.split("public key: ", 1)[1].split()[0]
-    assert run_invoke(server.config_path, "trust", public, env=env).returncode == 0
+    env = _keygen_and_trust(server, tmp_path, "Bob")
     sent = run_invoke(
         server.config_path, "send", "--command", "echo oops >&2; exit 7", "--wait", env=env
     )
@@ -70,14 +62,7 @@ def test_encrypted_request_gets_an_encrypted_reply(
     provision_server: ProvisionServer, tmp_path: Path
 ) -> None:
     server = provision_server()
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-    env = {"GNUPGHOME": str(home)}
-    made = run_invoke(
-        server.config_path, "keygen", "--name", "Carol", "--email", "carol@client.example", env=env
-    )
-    public = made.stdout.split("public key: ", 1)[1].split()[0]
-    assert run_invoke(server.config_path, "trust", public, env=env).returncode == 0
+    env = _keygen_and_trust(server, tmp_path, "Carol")
     key = run_invoke(server.config_path, "server-key", env=env)
     assert key.returncode == 0, key.stderr
     assert key.stdout.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
