@@ -17,7 +17,7 @@ import docker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from provision.config import parse_settings
-from provision.container import find_container
+from provision.container import find_container, remove_volumes
 from provision.deploy import provision
 from provision.image import LOCAL_BASE, docker_client
 from tests.lab.docker_lab import free_port
@@ -27,6 +27,7 @@ def _remove(client: docker.DockerClient, name: str) -> None:
     container = find_container(client, name)
     if container is not None:
         container.remove(force=True)
+    remove_volumes(client, name)
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ import tomli_w  # noqa: E402
 
 from provision import client as mail_client  # noqa: E402
 from provision.config import Settings, load_settings  # noqa: E402
-from provision.container import find_container  # noqa: E402
+from provision.container import find_container, remove_volumes  # noqa: E402
 from provision.deploy import provision  # noqa: E402
 from provision.image import LOCAL_BASE  # noqa: E402
 from provision.request_mail import address_message  # noqa: E402
@@ -99,6 +99,7 @@ def setup(directory: Path) -> tuple[Settings, docker.DockerClient, object, str, 
         container = find_container(docker_client, settings.container_name)
         if container is not None:
             container.remove(force=True)
+        remove_volumes(docker_client, settings.container_name)
         raise
     return settings, docker_client, gpg, fpr, "bench@client.example"
 
@@ -240,6 +241,7 @@ def main() -> int:
             postfix_delays(server, since)
         finally:
             server.remove(force=True)
+            remove_volumes(docker_client, settings.container_name)
     return 0
 
 
