@@ -29,7 +29,7 @@ from provision.acme_failures import AcmeError, acme_failures
 from provision.config import AcmeSettings
 from provision.dns.provider import DnsProvider, Record
 from provision.errors import MailshError
-from provision.files import write_atomic
+from provision.files import ensure_private_key
 
 Progress = Callable[[str], None]
 # Returns once every authoritative server answers `value` at `name`; raises MailshError if not.
@@ -63,25 +63,19 @@ class IssuedCertificate:
 
 def load_account_key(path: Path) -> JWKRSA:
     """The account key, created (RSA 2048, 0600) on first use and reused afterwards."""
-    if path.exists():
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except ValueError as e:
-            raise AcmeError(
-                f"{path}: not a readable private key ({e})",
-                hint="restore it, or delete it to register a new ACME account",
-            ) from None
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise AcmeError(f"{path}: the ACME account key must be an RSA key")
-        return JWKRSA(key=key)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    write_atomic(path, pem, mode=0o600)
-    path.parent.chmod(0o700)
+    try:
+        key, _ = ensure_private_key(
+            path,
+            lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            serialization.PrivateFormat.PKCS8,
+        )
+    except ValueError as e:
+        raise AcmeError(
+            f"{path}: not a readable private key ({e})",
+            hint="restore it, or delete it to register a new ACME account",
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise AcmeError(f"{path}: the ACME account key must be an RSA key")
     return JWKRSA(key=key)
 
 

@@ -26,6 +26,7 @@ from provision.container import (
     run_spec,
     wait_healthy,
 )
+from provision.dns.publish import dkim_key
 from provision.errors import MailshError
 from provision.files import write_atomic
 from provision.image import ensure_image
@@ -33,7 +34,6 @@ from provision.render import render_configs, site_names, write_rendered
 from provision.state import (
     DkimKey,
     StateDir,
-    ensure_dkim_key,
     ensure_self_signed,
     install_certificate,
 )
@@ -56,18 +56,14 @@ class ProvisionResult:
     container_id: str
     banner: str
     dkim: DkimKey
-    dkim_generated: bool
 
 
 def prepare_state(
     settings: Settings, progress: Progress, environ: Mapping[str, str]
-) -> tuple[StateDir, DkimKey, bool, str]:
+) -> tuple[StateDir, DkimKey, str]:
     """Keys, certificate and rendered configs in the state dir; returns the config hash."""
     state = StateDir(settings.state_dir.resolve())
-    state.ensure()
-    dkim, generated = ensure_dkim_key(state, settings.dkim.selector, settings.dkim.bits)
-    if generated:
-        progress(f"generated DKIM key {settings.dkim.selector} ({settings.dkim.bits} bits)")
+    dkim = dkim_key(settings, progress)
     if settings.tls.mode == "self-signed":
         if ensure_self_signed(state, site_names(settings)):
             progress("created a self-signed certificate")
@@ -85,7 +81,7 @@ def prepare_state(
         "relay": _write_relay_secret(settings, state, environ),
     }
     digest = write_rendered(state.rendered, render_configs(settings), extra)
-    return state, dkim, generated, digest
+    return state, dkim, digest
 
 
 def _ensure_acme(
@@ -138,7 +134,7 @@ def provision(
     no_cache: bool = False,
 ) -> ProvisionResult:
     env = os.environ if environ is None else environ
-    _, dkim, generated, config_hash = prepare_state(settings, progress, env)
+    _, dkim, config_hash = prepare_state(settings, progress, env)
     image, built = ensure_image(
         client, settings.image.base, settings.image.name, progress, no_cache=no_cache
     )
@@ -167,7 +163,7 @@ def provision(
     banner = wait_healthy(container, spec, progress)
     if action == Action.RELOADED and applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new configuration")
-    return ProvisionResult(action, built, container.id, banner, dkim, generated)
+    return ProvisionResult(action, built, container.id, banner, dkim)
 
 
 @dataclass(frozen=True)
@@ -189,7 +185,7 @@ def renew_certificate(
     result = ensure_acme_certificate(settings, env, progress, force=force)
     if not result.issued:
         return CertsOutcome(result, reloaded=False)
-    _, _, _, config_hash = prepare_state(settings, progress, env)
+    *_, config_hash = prepare_state(settings, progress, env)
     container = find_container(client, settings.container_name)
     if container is None or container.status != "running":
         return CertsOutcome(result, reloaded=False)

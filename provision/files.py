@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 
 def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
@@ -22,3 +26,24 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def ensure_private_key(
+    path: Path,
+    generate: Callable[[], PrivateKeyTypes],
+    private_format: serialization.PrivateFormat,
+) -> tuple[PrivateKeyTypes, bool]:
+    """Load the PEM key at `path`, or generate it once and keep it (0600, folder 0700).
+
+    Returns the key and whether it was created now; ValueError when the file is not
+    a readable key (callers say what losing it would cost).
+    """
+    if path.exists():
+        return serialization.load_pem_private_key(path.read_bytes(), password=None), False
+    key = generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, private_format, serialization.NoEncryption()
+    )
+    write_atomic(path, pem, mode=0o600)
+    path.parent.chmod(0o700)
+    return key, True

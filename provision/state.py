@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from provision.errors import MailshError
-from provision.files import write_atomic
+from provision.files import ensure_private_key, write_atomic
 
 SELF_SIGNED_DAYS = 825
 RENEW_SELF_SIGNED_DAYS = 30
@@ -100,25 +100,18 @@ class DkimKey:
 def ensure_dkim_key(state: StateDir, selector: str, bits: int) -> tuple[DkimKey, bool]:
     """Load the selector's key, generating it (PKCS#1 PEM as opendkim-genkey) only once."""
     path = state.dkim_key_file(selector)
-    if path.exists():
-        pem = path.read_bytes()
-        try:
-            serialization.load_pem_private_key(pem, password=None)
-        except ValueError as e:
-            raise MailshError(
-                f"{path}: not a readable private key ({e})",
-                hint="restore it from a backup; deleting it changes the DKIM record in DNS",
-            ) from None
-        return DkimKey(selector, pem), False
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    write_atomic(path, pem, mode=0o600)
-    path.parent.chmod(0o700)
-    return DkimKey(selector, pem), True
+    try:
+        _, created = ensure_private_key(
+            path,
+            lambda: rsa.generate_private_key(public_exponent=65537, key_size=bits),
+            serialization.PrivateFormat.TraditionalOpenSSL,
+        )
+    except ValueError as e:
+        raise MailshError(
+            f"{path}: not a readable private key ({e})",
+            hint="restore it from a backup; deleting it changes the DKIM record in DNS",
+        ) from None
+    return DkimKey(selector, path.read_bytes()), created
 
 
 def _needs_new_cert(cert_file: Path, names: list[str], now: dt.datetime) -> bool:
