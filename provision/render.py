@@ -86,6 +86,7 @@ def template_values(settings: Settings) -> dict[str, Any]:
         "request_concurrency": REQUEST_CONCURRENCY,
         "request_time_limit_s": settings.requests.timeout_s + REQUEST_TIME_MARGIN_S,
         "catch_replies": catches_replies(settings),
+        "local_domains": local_domains(settings),
         "local_domain_pattern": "|".join(re.escape(d) for d in local_domains(settings)),
         "run_as_users": run_as_users(settings),
         "mta_sts_host": mta_sts_host(settings) if settings.mta_sts.enabled else None,
@@ -94,7 +95,8 @@ def template_values(settings: Settings) -> dict[str, Any]:
 
 
 def local_domains(settings: Settings) -> list[str]:
-    """The domains postfix delivers locally (its mydestination)."""
+    """The domains postfix delivers locally (its mydestination); replies to any other
+    domain are what local mode keeps."""
     return [settings.fqdn, f"localhost.{settings.domain}", "localhost", settings.domain]
 
 

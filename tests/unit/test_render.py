@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from provision.config import parse_settings
@@ -85,3 +86,20 @@ def test_stale_rendered_files_are_removed(tmp_path: Path) -> None:
     (tmp_path / "postfix" / "old.cf").write_text("x")
     write_rendered(tmp_path, render_configs(_settings()), {})
     assert not (tmp_path / "postfix" / "old.cf").exists()
+
+
+def test_local_mode_keeps_exactly_what_postfix_does_not_deliver_locally() -> None:
+    files = render_configs(_settings(domain="example.org", hostname="mx.example.org"))
+    destinations = next(
+        line.split("=", 1)[1].strip()
+        for line in files["postfix/main.cf"].splitlines()
+        if line.startswith("mydestination")
+    )
+    assert destinations.split(", ") == [
+        "mx.example.org",
+        "localhost.example.org",
+        "localhost",
+        "example.org",
+    ]
+    pattern = files["postfix/catch_replies"].splitlines()[-1]
+    assert all(re.escape(d) in pattern for d in destinations.split(", "))
