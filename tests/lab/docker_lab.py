@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import socket
@@ -45,12 +46,21 @@ def build_lab_image(client: docker.DockerClient, name: str) -> str:
     """Build tests/lab/<name>/Dockerfile (FROM the base image) as mailsh-lab/<name>."""
     ensure_base_image(client)
     directory = LAB_DIR / name
+    files = [
+        p for p in sorted(directory.rglob("*")) if p.is_file() and "__pycache__" not in p.parts
+    ]
+    # Tagged by content: parallel test runs of different checkouts share one engine.
+    digest = hashlib.sha256(client.images.get(LOCAL_BASE).id.encode())
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for path in sorted(directory.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                tar.add(path, arcname=path.relative_to(directory).as_posix())
-    tag = f"mailsh-lab/{name}:latest"
+        for path in files:
+            arcname = path.relative_to(directory).as_posix()
+            tar.add(path, arcname=arcname)
+            digest.update(arcname.encode() + b"\0" + path.read_bytes() + b"\0")
+    tag = f"mailsh-lab/{name}:{digest.hexdigest()[:12]}"
+    with suppress(docker.errors.ImageNotFound):
+        client.images.get(tag)
+        return tag
     for chunk in client.api.build(
         fileobj=io.BytesIO(buf.getvalue()),
         custom_context=True,
