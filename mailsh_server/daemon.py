@@ -24,6 +24,7 @@ from typing import Any
 from mailsh_server import lmtp
 from mailsh_server.handler import MAX_REQUEST_BYTES, handle_message, server_keyring
 from mailsh_server.keyring import Keyring
+from mailsh_server.limits import limit_child_memory
 from mailsh_server.paths import RUN_DIR
 
 SOCKET = RUN_DIR / "handler" / "lmtp"
@@ -52,9 +53,9 @@ class _Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
     keyring: Keyring
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        # List the keys' addresses here, once per keyring version, not in every child.
+        # List the keys here, once per keyring version, not in every child.
         try:
-            self.keyring.address_map()
+            self.keyring.keys()
         except Exception as e:  # the child lists them again, or fails the request
             print(f"cannot list the trusted keys: {e!r}", file=sys.stderr, flush=True)
         # The loaded objects go to the collector's permanent generation: a child's
@@ -64,8 +65,10 @@ class _Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # In the forked child, which exits after its connection (postfix reuses one
-        # for at most lmtp_connection_reuse_count_limit requests): no collections.
+        # for at most lmtp_connection_reuse_count_limit requests): no collections,
+        # and a bounded address space (a mail built to explode is a MemoryError).
         gc.disable()
+        limit_child_memory()
         super().finish_request(request, client_address)
 
 

@@ -1,98 +1,184 @@
-"""Parse GnuPG `--status-fd` lines into what the request rules need (pure)."""
+"""Read gpg's `--status-fd` channel into what the request rules need (pure).
+
+The channel is bytes from a pipe that carries nothing else (`mailsh_server.gpg`).
+It is split on LF only: gpg escapes control bytes inside status lines, but not
+Unicode line separators, so `str.splitlines()` would cut a line where a user ID
+or file name says so. A line that does not start with `[GNUPG:] ` means the
+channel is not what we think it is: the verification fails.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
-_PREFIX = "[GNUPG:] "
-_BAD = ("BADSIG", "ERRSIG")
-_UNUSABLE = {
+_PREFIX = b"[GNUPG:] "
+_KEYWORD = re.compile(rb"^[A-Z_0-9]+$")
+_HEX = re.compile(r"^[0-9A-F]{16,64}$")
+_SIGNATURE_PROBLEMS = {
+    "BADSIG": "bad signature",
+    "EXPSIG": "the signature has expired",
     "EXPKEYSIG": "the signing key has expired",
     "REVKEYSIG": "the signing key has been revoked",
-    "EXPSIG": "the signature has expired",
-    "KEYREVOKED": "the signing key has been revoked",
-    "KEYEXPIRED": "the signing key has expired",
 }
+_DATA_PROBLEMS = {
+    "NODATA": "no OpenPGP data",
+    "BADARMOR": "broken OpenPGP armor",
+    "DECRYPTION_FAILED": "cannot decrypt",
+    "NO_SECKEY": "not encrypted to this server's key",
+    "BADMDC": "the encrypted data was modified",
+}
+# Data signatures: binary (0x00) and canonical text (0x01). SIG_ID exists only for these.
+_DATA_CLASSES = ("00", "01")
 
 
 @dataclass(frozen=True)
 class SignatureStatus:
-    """One verification as gpg reported it."""
+    """One gpg run as its status channel reports it; `valid` only for one good data signature."""
 
-    signatures: int
     valid: bool
+    problem: str | None = None
+    signatures: int = 0
+    plaintexts: int = 0
+    decrypted: bool = False
     primary_fingerprint: str | None = None
     signing_fingerprint: str | None = None
     timestamp: int | None = None
     signature_id: str | None = None
-    problem: str | None = None
-    key_problem: str | None = None
+
+
+class _Garbled(Exception):
+    pass
 
 
 def _timestamp(value: str) -> int:
-    """VALIDSIG/SIG_ID timestamps: seconds since the epoch, or ISO 8601 (`20261125T101010`)."""
+    """VALIDSIG timestamps: seconds since the epoch, or ISO 8601 (`20261125T101010`)."""
     if value.isdigit():
         return int(value)
-    parsed = dt.datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+    try:
+        parsed = dt.datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise _Garbled(f"timestamp {value[:20]!r}") from None
     return int(parsed.timestamp())
 
 
-def status_lines(text: str) -> list[list[str]]:
-    """The `[GNUPG:]` lines of gpg's status output, split into words."""
-    return [
-        line[len(_PREFIX) :].split()
-        for line in text.splitlines()
-        if line.startswith(_PREFIX) and len(line) > len(_PREFIX)
-    ]
+def status_lines(channel: bytes) -> list[tuple[str, list[str]]]:
+    """(keyword, arguments) per line; raises `_Garbled` for anything but status lines."""
+    if not channel:
+        return []
+    if not channel.endswith(b"\n"):
+        raise _Garbled("an unterminated line")
+    lines = []
+    for line in channel[:-1].split(b"\n"):
+        if not line.startswith(_PREFIX):
+            raise _Garbled("a line without the [GNUPG:] prefix")
+        words = line[len(_PREFIX) :].split(b" ")
+        if not _KEYWORD.match(words[0]):
+            raise _Garbled("a malformed keyword")
+        lines.append((words[0].decode(), [w.decode("utf-8", "replace") for w in words[1:]]))
+    return lines
 
 
-def parse_status(text: str) -> SignatureStatus:
-    """Summarise one gpg verification; `valid` only for exactly one good signature."""
-    lines = status_lines(text)
-    signatures = sum(1 for words in lines if words[0] == "NEWSIG")
+@dataclass
+class _Signature:
+    good_keyid: str | None = None
+    valid: list[str] | None = None
+    sig_id: str | None = None
     problem: str | None = None
-    key_problem: str | None = None
-    primary = signing = sig_id = None
-    timestamp: int | None = None
-    goodsig = False
-    for words in lines:
-        keyword = words[0]
-        if keyword == "GOODSIG":
-            goodsig = True
-        elif keyword in _BAD:
-            no_key = keyword == "ERRSIG" and len(words) > 6 and words[6] == "9"
+
+
+def _signature_problem(sig: _Signature) -> str | None:
+    if sig.problem:
+        return sig.problem
+    if sig.good_keyid is None or sig.valid is None or len(sig.valid) < 10:
+        return "signature not verified"
+    signing, _, _, _, _, _, _, _, sig_class, primary = sig.valid[:10]
+    if not (_HEX.match(signing) and _HEX.match(primary)):
+        return "signature not verified"
+    if not signing.endswith(sig.good_keyid.upper()):
+        return "gpg named two different signing keys"
+    if sig_class not in _DATA_CLASSES or sig.sig_id is None:
+        return f"signature class {sig_class} is not a signature over data"
+    return None
+
+
+@dataclass
+class _Run:
+    signatures: list[_Signature]
+    plaintexts: int = 0
+    decryption_okay: bool = False
+    problem: str | None = None
+
+
+def _read(lines: list[tuple[str, list[str]]]) -> _Run:
+    run = _Run([])
+    for keyword, args in lines:
+        sig = run.signatures[-1] if run.signatures else None
+        if keyword == "NEWSIG":
+            run.signatures.append(_Signature())
+        elif keyword == "PLAINTEXT":
+            run.plaintexts += 1
+        elif keyword == "DECRYPTION_OKAY":
+            run.decryption_okay = True
+        elif keyword in _DATA_PROBLEMS:
+            run.problem = run.problem or _DATA_PROBLEMS[keyword]
+        elif keyword == "ERROR":
+            run.problem = run.problem or f"gpg could not read the data ({' '.join(args)[:80]})"
+        elif sig is None:
+            continue
+        elif keyword == "GOODSIG" and args:
+            sig.good_keyid = args[0]
+        elif keyword == "VALIDSIG":
+            sig.valid = args
+        elif keyword == "SIG_ID" and args:
+            sig.sig_id = args[0]
+        elif keyword in _SIGNATURE_PROBLEMS:
+            sig.problem = sig.problem or _SIGNATURE_PROBLEMS[keyword]
+        elif keyword == "ERRSIG":
+            no_key = len(args) > 5 and args[5] == "9"
             detail = " (no public key for it)" if no_key else ""
-            problem = (
-                f"bad signature{detail}"
-                if keyword == "BADSIG"
-                else f"unverifiable signature{detail}"
-            )
-        elif keyword in _UNUSABLE:
-            key_problem = key_problem or _UNUSABLE[keyword]
-        elif keyword == "VALIDSIG" and len(words) >= 11:
-            signing, primary = words[1], words[10]
-            timestamp = _timestamp(words[3])
-        elif keyword == "SIG_ID" and len(words) >= 2:
-            sig_id = words[1]
-        elif keyword in ("NODATA", "BADARMOR"):
-            problem = problem or "no OpenPGP data"
-        elif keyword == "DECRYPTION_FAILED":
-            problem = problem or "cannot decrypt"
-    if signatures == 0 and problem is None:
-        problem = "no signature"
-    elif signatures > 1:
-        problem = f"{signatures} signatures where exactly one is accepted"
-    elif problem is None and (primary is None or timestamp is None):
-        problem = "signature not verified"
-    valid = problem is None and (goodsig or key_problem is not None)
+            sig.problem = sig.problem or f"unverifiable signature{detail}"
+    return run
+
+
+def _run_problem(run: _Run) -> str | None:
+    """What is wrong with the data itself (armor, packets, decryption), signatures aside."""
+    if run.problem:
+        return run.problem
+    if run.plaintexts > 1:
+        return f"{run.plaintexts} pieces of data where one is accepted"
+    return None
+
+
+def parse_status(channel: bytes, returncode: int = 0) -> SignatureStatus:
+    """Summarise one gpg run (a verification, or a decryption that may carry a signature)."""
+    try:
+        run = _read(status_lines(channel))
+    except _Garbled as e:
+        return SignatureStatus(False, f"gpg's status channel is garbled ({e})")
+    problem = _run_problem(run)
+    decrypted = run.decryption_okay and problem is None and returncode == 0
+    counts = (len(run.signatures), run.plaintexts, decrypted)
+    if problem is None and len(run.signatures) != 1:
+        n = len(run.signatures)
+        problem = "no signature" if n == 0 else f"{n} signatures where one is accepted"
+    problem = problem or _signature_problem(run.signatures[0])
+    if problem is None and returncode != 0:
+        problem = f"gpg failed (exit status {returncode})"
+    valid = run.signatures[0].valid if problem is None else None
+    try:
+        timestamp = _timestamp(valid[2]) if valid else None
+    except _Garbled as e:
+        problem = f"gpg's status channel is garbled ({e})"
+    if problem is not None or valid is None:
+        return SignatureStatus(False, problem, *counts)
     return SignatureStatus(
-        signatures=signatures,
-        valid=valid,
-        primary_fingerprint=primary,
-        signing_fingerprint=signing,
+        True,
+        None,
+        *counts,
+        primary_fingerprint=valid[9],
+        signing_fingerprint=valid[0],
         timestamp=timestamp,
-        signature_id=sig_id,
-        problem=problem,
-        key_problem=key_problem,
+        signature_id=run.signatures[0].sig_id,
     )

@@ -1,15 +1,16 @@
-"""Handle one request mail (DESIGN §4): verify, run at most once, answer.
+"""Handle one request mail: verify, run at most once, answer.
 
 `handle` decides and acts through the objects passed in, so tests drive it
-with a real keyring and journal but no postfix. `handle_message` is what
-the resident handler (`daemon`, over LMTP) runs per request: 0 once it is
-answered or refused and logged, 75 (EX_TEMPFAIL) when postfix should keep it
-and retry; `main` does the same for a message on stdin.
+with a real keyring and journal but no postfix. `handle_message` is what the
+resident handler (`daemon`, over LMTP) runs per request: 0 once it is
+answered or refused and logged, 75 (EX_TEMPFAIL) only for the server's own
+trouble (gpg missing, a full disk), when postfix should keep it and retry.
+Whatever is wrong with the mail itself is a refusal, never a retry.
 """
 
 from __future__ import annotations
 
-import sys
+import re
 import syslog
 import time
 from collections.abc import Callable
@@ -17,13 +18,15 @@ from dataclasses import dataclass
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from typing import TypeVar
 
-from mailsh_server.gpgstatus import parse_status
 from mailsh_server.journal import Claim, ReplayJournal
-from mailsh_server.keyring import GpgOutput, Keyring
+from mailsh_server.keyring import Keyring, Verification
+from mailsh_server.limits import BudgetExceeded, time_budget
 from mailsh_server.message import (
     Envelope,
     Payload,
+    PayloadKind,
     RequestRefused,
     envelope_of,
     find_payload,
@@ -44,7 +47,9 @@ from mailsh_server.verify import Accepted, accept
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 EX_TEMPFAIL = 75
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 
+_T = TypeVar("_T")
 Runner = Callable[[str, str, int, int], RunResult]
 Sender = Callable[[bytes, str], None]
 
@@ -70,11 +75,32 @@ class Outcome:
         if self.digest:
             fields.append(f"request={self.digest[:16]}")
         fields.append(f"reason={self.reason}")
-        return " ".join(fields)
+        return _UNPRINTABLE.sub("?", " ".join(fields))[:1000]
 
 
 def _headers_only(raw: bytes) -> Envelope:
-    return envelope_of(BytesParser(policy=email_policy.compat32).parsebytes(raw, headersonly=True))
+    try:
+        msg = BytesParser(policy=email_policy.compat32).parsebytes(raw, headersonly=True)
+        return envelope_of(msg)
+    except Exception:  # hostile headers: answer nobody, refuse below
+        return Envelope("", None, None, None, True)
+
+
+def _parse(raw: bytes) -> tuple[Envelope, Payload]:
+    """The request's envelope and OpenPGP payload, within the parse budget.
+
+    A mail the stdlib parser chokes on (any exception) is hostile or broken: refused.
+    """
+    try:
+        with time_budget():
+            request = parse_request(raw, MAX_REQUEST_BYTES)
+    except RequestRefused:
+        raise
+    except (BudgetExceeded, RecursionError, MemoryError) as e:
+        raise RequestRefused(f"unreadable mail ({type(e).__name__}: {e})") from None
+    except Exception as e:  # see the docstring
+        raise RequestRefused(f"unreadable mail ({type(e).__name__})") from None
+    return request.envelope, request.payload
 
 
 class RequestHandler:
@@ -113,29 +139,18 @@ class RequestHandler:
         envelope = _headers_only(raw)
         signer: str | None = None
         try:
-            request = parse_request(raw, MAX_REQUEST_BYTES)
-            envelope = request.envelope
-            payload = request.payload
-            encrypted = payload.kind == "encrypted"
-            if encrypted:
-                output, inner = self._decrypt(payload)
-                if inner is not None:
-                    payload, output = inner, self.keyring.verify(inner)
-                else:  # signed and encrypted in one: the signature came with the decryption
-                    payload = Payload("detached", output.data)
-            else:
-                output = self.keyring.verify(payload)
-            status = parse_status(output.status)
+            envelope, payload = _parse(raw)
+            verification, kind, encrypted = self._verify(payload)
+            status = verification.status
+            keys = self.keyring.keys()
             if status.valid and status.primary_fingerprint in self.settings.policy.keys:
-                signer = status.primary_fingerprint
-            signed = output.data
-            if status.valid and payload.kind == "detached":
-                signed = signed_entity_body(signed)
+                signer = status.primary_fingerprint if status.primary_fingerprint in keys else None
             accepted = accept(
                 status,
-                signed,
+                verification.signed,
+                kind,
                 envelope,
-                self.keyring.addresses,
+                keys,
                 self.journal.answered,
                 self.settings.policy,
                 self.clock(),
@@ -144,17 +159,37 @@ class RequestHandler:
             return self._refuse(envelope, e.reason, signer)
         return self._execute(envelope, accepted, encrypted)
 
-    def _decrypt(self, payload: Payload) -> tuple[GpgOutput, Payload | None]:
-        """Open a multipart/encrypted request; the signed payload inside, if nested."""
+    def _verify(self, payload: Payload) -> tuple[Verification, PayloadKind, bool]:
+        """gpg's verdict, the signed text to run, its kind, and whether it came encrypted."""
+        encrypted = payload.kind == "encrypted"
+        if encrypted:
+            payload, opened = self._decrypt(payload)
+            if opened is not None:  # signed and encrypted in one OpenPGP message
+                return opened, "opaque", True
+        verification = self.keyring.verify(payload)
+        if verification.status.valid and payload.kind == "detached":
+            signed = _within_budget(signed_entity_body, verification.signed)
+            verification = Verification(verification.status, signed)
+        return verification, payload.kind, encrypted
+
+    def _decrypt(self, payload: Payload) -> tuple[Payload, Verification | None]:
+        """Open a multipart/encrypted request: the signed payload inside, or the verdict
+        on a signature that came with the decryption."""
         if not self.keyring.has_secret_key():
             raise RequestRefused("encrypted request but this server has no key of its own")
-        output = self.keyring.verify(Payload("opaque", payload.data))
-        if "[GNUPG:] DECRYPTION_OKAY" not in output.status:
+        opened = self.keyring.decrypt(payload)
+        if opened.status.signatures:
+            if not opened.status.decrypted:
+                raise RequestRefused(opened.status.problem or "cannot decrypt the request")
+            return payload, opened
+        if not opened.status.decrypted:
             raise RequestRefused("cannot decrypt the request (not for this server's key)")
-        inner = find_payload(output.data)
-        if inner is not None and inner.kind == "encrypted":
+        inner = _within_budget(find_payload, opened.signed)
+        if inner is None:
+            raise RequestRefused("no signed command inside the encrypted request")
+        if inner.kind == "encrypted":
             raise RequestRefused("encrypted request nested in another")
-        return output, inner
+        return inner, None
 
     def _seal(self, reply: EmailMessage, signer: str) -> bytes:
         """The result reply encrypted to the signer, or a notice when the key cannot receive."""
@@ -199,6 +234,16 @@ class RequestHandler:
         return outcome
 
 
+def _within_budget(parse: Callable[[bytes], _T], data: bytes) -> _T:
+    try:
+        with time_budget():
+            return parse(data)
+    except RequestRefused:
+        raise
+    except Exception as e:  # hostile data inside the signature or encryption
+        raise RequestRefused(f"unreadable signed data ({type(e).__name__})") from None
+
+
 def log(outcome: Outcome) -> None:
     syslog.openlog("mailsh-request", syslog.LOG_PID, syslog.LOG_MAIL)
     level = syslog.LOG_INFO if outcome.result in ("accepted", "answered") else syslog.LOG_WARNING
@@ -211,7 +256,10 @@ def server_keyring() -> Keyring:
 
 
 def handle_message(raw: bytes, keyring: Keyring | None = None) -> tuple[int, str]:
-    """One request, start to finish; an exit status (0 or 75) and a reason for postfix."""
+    """One request, start to finish; an exit status (0 or 75) and a reason for postfix.
+
+    `handle` turns everything wrong with the mail into a refusal; what escapes it is
+    the server's own trouble (settings, journal, gpg, the reply's SMTP hand-off)."""
     try:
         settings = load_settings(SERVER_SETTINGS)
         journal = ReplayJournal(SERVER_DIR / "journal.sqlite3")
@@ -221,20 +269,8 @@ def handle_message(raw: bytes, keyring: Keyring | None = None) -> tuple[int, str
             journal.prune(time.time(), settings.policy.max_age_s)
         finally:
             journal.close()
-    except Exception as e:  # any failure here: keep the message queued, retry later
+    except Exception as e:  # keep the message queued, retry later
         syslog.syslog(syslog.LOG_ERR, f"temporary failure, postfix will retry: {e!r}")
-        return EX_TEMPFAIL, f"temporary failure: {e!r}"
+        return EX_TEMPFAIL, f"temporary failure: {type(e).__name__}"
     log(outcome)
     return 0, outcome.result
-
-
-def main() -> int:
-    """One message on stdin, for running the handler by hand (postfix uses the daemon)."""
-    code, reason = handle_message(sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1))
-    if code:
-        print(f"mailsh: {reason}", file=sys.stderr)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

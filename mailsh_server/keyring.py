@@ -1,79 +1,77 @@
-"""The server's trusted keyring: GnuPG through python-gnupg (Debian's 0.4.9 API).
+"""The server's trusted keyring: the only place gpg runs on a request.
 
-Only this module runs gpg. It returns gpg's raw status text and the signed
-bytes; `gpgstatus` and `verify` decide what they mean.
+Verification and decryption go through `mailsh_server.gpg` (status on a pipe
+of its own, bounded output and resources); `gpgstatus` reads the verdict and
+`verify` applies the rules. The keys' states and user-ID addresses come from
+a colon listing (`keylist`), read once per keyring version.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import tempfile
 from dataclasses import dataclass
-from email.utils import parseaddr
 from pathlib import Path
 
-import gnupg
-
+from mailsh_server.gpg import GpgUnavailable, run_gpg
+from mailsh_server.gpgstatus import SignatureStatus, parse_status
+from mailsh_server.keylist import KeyInfo, parse_listing
 from mailsh_server.message import Payload
 
-# python-gnupg logs a warning for every non-zero gpg exit (any bad signature).
-logging.getLogger("gnupg").setLevel(logging.ERROR)
-
-
-# The handler only reads this keyring: no lock files (concurrent requests would
-# queue on them), no trust database, never a key fetched from the network.
-OPTIONS = ["--no-auto-key-retrieve", "--trust-model", "always", "--lock-never"]
+LISTING_MAX = 16 * 2**20
 
 
 @dataclass(frozen=True)
-class GpgOutput:
-    status: str
-    data: bytes
+class Verification:
+    """gpg's verdict on a payload, and the bytes it covers (empty unless valid)."""
 
-
-def _addresses_of(keys: list[dict[str, object]]) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = {}
-    for key in keys:
-        uids = key["uids"]
-        assert isinstance(uids, list)
-        found = [parseaddr(uid)[1].lower() for uid in uids]
-        result[str(key["fingerprint"])] = [a for a in found if "@" in a]
-    return result
+    status: SignatureStatus
+    signed: bytes
+    output_exceeded: bool = False
 
 
 class Keyring:
     """A GnuPG home holding only trusted public keys (and the server's own key, if any)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, max_output: int = 4 * 2**20) -> None:
         self.home = home
-        self._gpg = gnupg.GPG(gnupghome=str(home), options=OPTIONS)
-        self._addresses: tuple[str, dict[str, list[str]]] | None = None
+        self.max_output = max_output
+        self._keys: tuple[str, dict[str, KeyInfo]] | None = None
 
-    def verify(self, payload: Payload) -> GpgOutput:
-        """Run gpg on the payload; its status lines and the bytes it says are signed."""
+    def _run(self, args: list[str], data: bytes, signature: bytes | None = None) -> Verification:
+        run = run_gpg(self.home, args, data, self.max_output, signature=signature)
+        status = parse_status(run.status, run.returncode)
+        if run.timed_out:
+            status = SignatureStatus(False, "gpg took too long on this data")
+        elif run.status_exceeded:
+            status = SignatureStatus(False, "gpg's status channel overflowed")
+        elif run.output_exceeded or (run.returncode and len(run.output) >= self.max_output // 2):
+            status = SignatureStatus(False, f"the signed data is over {self.max_output} bytes")
+        signed = run.output if status.valid or status.decrypted else b""
+        return Verification(status, signed, run.output_exceeded)
+
+    def verify(self, payload: Payload) -> Verification:
+        """Check the payload's one signature; the signed bytes when it is good."""
         if payload.kind == "detached":
             assert payload.signature is not None
-            fd, sig_path = tempfile.mkstemp(prefix="sig-", dir=self.home)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(payload.signature)
-                result = self._gpg.verify_data(sig_path, payload.data)
-            finally:
-                os.unlink(sig_path)
-            return GpgOutput(result.stderr or "", payload.data)
-        result = self._gpg.decrypt(payload.data, always_trust=True)
-        return GpgOutput(result.stderr or "", result.data or b"")
+            result = self._run(["--verify", "--", "{sig}", "-"], payload.data, payload.signature)
+            return Verification(result.status, payload.data if result.status.valid else b"")
+        return self._run(["--decrypt"], payload.data)
+
+    def decrypt(self, payload: Payload) -> Verification:
+        """Open an encrypted payload (which may carry its own signature)."""
+        return self._run(["--decrypt"], payload.data)
 
     def has_secret_key(self) -> bool:
-        return bool(self._gpg.list_keys(secret=True))
+        return bool(self._gpg_list("--list-secret-keys").strip())
 
-    def addresses(self, fingerprint: str) -> list[str]:
-        """The e-mail addresses in the key's user IDs."""
-        return list(self.address_map().get(fingerprint, []))
+    def _gpg_list(self, what: str) -> str:
+        run = run_gpg(self.home, ["--with-colons", "--fixed-list-mode", what], b"", LISTING_MAX)
+        if run.timed_out or run.output_exceeded:
+            raise GpgUnavailable(f"cannot list the keyring {self.home}")
+        return run.output.decode("utf-8", "replace")
 
-    def address_map(self) -> dict[str, list[str]]:
-        """Every key's user-ID addresses, listed once per keyring version.
+    def keys(self) -> dict[str, KeyInfo]:
+        """Every trusted key, listed once per keyring version.
 
         `build_keyring` swaps `home` (a symlink) to a new content-named directory
         whenever the keys change, so the link target identifies the contents. It
@@ -81,12 +79,22 @@ class Keyring:
         The resident handler calls this before forking, so its children inherit it.
         """
         version = os.path.realpath(self.home)
-        if self._addresses is None or self._addresses[0] != version:
-            self._addresses = (version, _addresses_of(self._gpg.list_keys()))
-        return self._addresses[1]
+        if self._keys is None or self._keys[0] != version:
+            self._keys = (version, parse_listing(self._gpg_list("--list-keys")))
+        return self._keys[1]
+
+    def addresses(self, fingerprint: str) -> list[str]:
+        """The addresses in the key's valid (not revoked) user IDs."""
+        key = self.keys().get(fingerprint)
+        return list(key.addresses) if key else []
 
     def encrypt_to(self, data: bytes, fingerprint: str) -> bytes:
-        result = self._gpg.encrypt(data, [fingerprint], always_trust=True, armor=True)
-        if not result.ok:
-            raise RuntimeError(f"cannot encrypt the reply: {result.status}")
-        return bytes(result.data)
+        run = run_gpg(
+            self.home,
+            ["--armor", "--encrypt", "--recipient", fingerprint],
+            data,
+            max_output=4 * len(data) + 65536,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"cannot encrypt the reply: {run.stderr.decode(errors='replace')}")
+        return run.output

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from io import BufferedIOBase
 
-MAX_LINE = 4096  # a command line; DATA lines are read whole, but kept only up to the limit
+MAX_LINE = 4096  # a command line
+MAX_DATA_LINE = 1 << 20  # a longer DATA line is read in pieces (postfix folds at 998 anyway)
 
 # (exit status, reason) for one message, as `handler.handle_message` returns it.
 Deliver = Callable[[bytes], tuple[int, str]]
@@ -27,7 +28,7 @@ def read_data(rfile: BufferedIOBase, limit: int) -> bytes | None:
     read and dropped, so the handler sees an oversized message and refuses it)."""
     kept = bytearray()
     while True:
-        line = rfile.readline()
+        line = rfile.readline(MAX_DATA_LINE)
         if not line:
             return None
         if line in (b".\r\n", b".\n"):

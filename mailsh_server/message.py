@@ -9,17 +9,29 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import quopri
 import re
 from dataclasses import dataclass
 from email import errors as email_errors
 from email import policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 from typing import Literal
 
 MAX_DEPTH = 4
+# Bounds checked on the raw bytes before the stdlib parser builds the MIME tree:
+# its cost grows with the number and nesting of parts, and a request needs few.
+MAX_BOUNDARY_LINES = 256
+MAX_CONTENT_TYPES = 64
+MAX_ARMOR_BLOCKS = 8
+MAX_UU_DEPTH = 2
+MAX_HEADER_CHARS = {"subject": 300, "message-id": 300, "references": 2000}
+_CONTENT_TYPE_LINE = re.compile(rb"(?im)^content-type[ \t]*:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FATAL_DEFECTS = (
     email_errors.NoBoundaryInMultipartDefect,
     email_errors.StartBoundaryNotFoundDefect,
@@ -29,11 +41,11 @@ _FATAL_DEFECTS = (
     email_errors.MissingHeaderBodySeparatorDefect,
 )
 _CLEARSIGNED = re.compile(
-    rb"^-----BEGIN PGP SIGNED MESSAGE-----\r?\n.*?^-----END PGP SIGNATURE-----[ \t]*$",
+    rb"^-----BEGIN PGP SIGNED MESSAGE-----\r?\n.*?^-----END PGP SIGNATURE-----[ \t\r]*$",
     re.M | re.S,
 )
 _ARMORED = re.compile(
-    rb"^-----BEGIN PGP MESSAGE-----\r?\n.*?^-----END PGP MESSAGE-----[ \t]*$", re.M | re.S
+    rb"^-----BEGIN PGP MESSAGE-----\r?\n.*?^-----END PGP MESSAGE-----[ \t\r]*$", re.M | re.S
 )
 _UU_BEGIN = re.compile(rb"^begin [0-7]{3,4} \S.*$", re.M)
 _UU_END = re.compile(rb"^end[ \t]*\r?$", re.M)
@@ -76,8 +88,17 @@ class ParsedRequest:
 
 
 def _header(msg: Message, name: str) -> str | None:
+    """A header as one line of text, decoded (RFC 2047), control characters gone, bounded."""
     value = msg.get(name)
-    return " ".join(str(value).split()) if value is not None else None
+    if value is None:
+        return None
+    text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if name.lower() == "subject":
+        with contextlib.suppress(HeaderParseError, LookupError, UnicodeError, ValueError):
+            text = str(make_header(decode_header(text)))
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    limit = MAX_HEADER_CHARS.get(name.lower(), 300)
+    return text[-limit:] if name.lower() == "references" else text[:limit]
 
 
 def envelope_of(msg: Message) -> Envelope:
@@ -111,11 +132,20 @@ def decode_uu(block: bytes) -> bytes:
 
 
 def _decoded_body(part: Message) -> bytes:
-    payload = part.get_payload(decode=False)
-    if not isinstance(payload, str):
-        raise RequestRefused("malformed MIME: leaf part without a body")
-    raw = payload.encode("ascii", "surrogateescape")
+    """A leaf part's body, transfer-decoded; a broken encoding is refused, not guessed."""
     cte = str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower()
+    if cte in ("7bit", "8bit", "binary", ""):
+        body = part.get_payload(decode=True)  # the raw bytes, 8-bit ones included
+        if not isinstance(body, bytes):
+            raise RequestRefused("malformed MIME: leaf part without a body")
+        return body
+    text = part.get_payload(decode=False)
+    if not isinstance(text, str):
+        raise RequestRefused("malformed MIME: leaf part without a body")
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise RequestRefused(f"8-bit bytes in a {cte} body") from None
     if cte == "base64":
         try:
             return base64.b64decode(b"".join(raw.split()), validate=True)
@@ -128,8 +158,6 @@ def _decoded_body(part: Message) -> bytes:
         if begin is None:
             raise RequestRefused("broken uuencode: no begin line")
         return decode_uu(raw[begin.start() :])
-    if cte in ("7bit", "8bit", "binary"):
-        return raw
     raise RequestRefused(f"unknown Content-Transfer-Encoding {cte!r}")
 
 
@@ -138,16 +166,21 @@ def _is_binary_openpgp(data: bytes) -> bool:
     return bool(data) and data[0] & 0x80 != 0
 
 
-def payloads_in_text(data: bytes) -> list[Payload]:
+def payloads_in_text(data: bytes, depth: int = 0) -> list[Payload]:
     """Armored, clear-signed and uuencoded OpenPGP data inside one decoded body."""
+    blocks = data.count(b"-----BEGIN PGP ") + len(_UU_BEGIN.findall(data))
+    if blocks > MAX_ARMOR_BLOCKS:
+        raise RequestRefused(f"{blocks} OpenPGP blocks in one part (send one per mail)")
     found = [Payload("clearsigned", m.group(0)) for m in _CLEARSIGNED.finditer(data)]
     found += [Payload("opaque", m.group(0)) for m in _ARMORED.finditer(data)]
     for begin in _UU_BEGIN.finditer(data):
         end = _UU_END.search(data, begin.end())
         if end is None:
             raise RequestRefused("broken uuencode: no end line")
+        if depth >= MAX_UU_DEPTH:
+            raise RequestRefused("uuencoded data nested in uuencoded data")
         inner = decode_uu(data[begin.start() : end.end()])
-        found += payloads_in_text(inner) or (
+        found += payloads_in_text(inner, depth + 1) or (
             [Payload("opaque", inner)] if _is_binary_openpgp(inner) else []
         )
     if not found and _is_binary_openpgp(data):
@@ -220,12 +253,23 @@ def find_payload(raw: bytes, msg: Message | None = None) -> Payload | None:
     return unique[0] if unique else None
 
 
+def check_bounds(raw: bytes) -> None:
+    """Refuse, before parsing, a mail with more MIME structure than a request can need."""
+    boundaries = raw.count(b"\n--") + raw.startswith(b"--")
+    if boundaries > MAX_BOUNDARY_LINES:
+        raise RequestRefused(f"{boundaries} MIME boundary lines (at most {MAX_BOUNDARY_LINES})")
+    types = len(_CONTENT_TYPE_LINE.findall(raw))
+    if types > MAX_CONTENT_TYPES:
+        raise RequestRefused(f"{types} MIME parts (at most {MAX_CONTENT_TYPES})")
+
+
 def parse_request(raw: bytes, max_bytes: int) -> ParsedRequest:
     """The one signed (or encrypted) payload of a request mail."""
     if len(raw) > max_bytes:
         raise RequestRefused(f"message of {len(raw)} bytes is over the {max_bytes}-byte limit")
     if not raw.strip():
         raise RequestRefused("empty message")
+    check_bounds(raw)
     msg = BytesParser(policy=policy.compat32).parsebytes(raw)
     payload = find_payload(raw, msg)
     if payload is None:
@@ -234,11 +278,21 @@ def parse_request(raw: bytes, max_bytes: int) -> ParsedRequest:
 
 
 def signed_entity_body(entity: bytes) -> bytes:
-    """The command inside a PGP/MIME signed entity: its first text/plain part, decoded."""
+    """The command inside a PGP/MIME signed entity: its first text/plain part, as UTF-8."""
+    check_bounds(entity)
     msg = BytesParser(policy=policy.compat32).parsebytes(entity)
     for part in msg.walk():
         if part.is_multipart():
             continue
         if part.get_content_type() == "text/plain":
-            return _decoded_body(part)
+            return _as_utf8(_decoded_body(part), part.get_content_charset("utf-8"))
     raise RequestRefused("the signed MIME part holds no text/plain command")
+
+
+def _as_utf8(body: bytes, charset: str) -> bytes:
+    if charset in ("utf-8", "us-ascii", "ascii"):
+        return body
+    try:
+        return body.decode(charset).encode("utf-8")
+    except (LookupError, UnicodeDecodeError):
+        raise RequestRefused(f"the command's charset {charset[:40]!r} cannot be read") from None

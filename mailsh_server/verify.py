@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mailsh_server.gpgstatus import SignatureStatus
-from mailsh_server.message import Envelope, RequestRefused
+from mailsh_server.keylist import KeyInfo
+from mailsh_server.message import Envelope, PayloadKind, RequestRefused
 
 CLOCK_SKEW_S = 60
 BINDING_HEADER = b"mailsh-to:"
+# A signed text that starts like a MIME entity is a PGP/MIME body re-wrapped as a
+# plain signed message: its headers and transfer encoding would run as shell.
+_MIME_START = re.compile(rb"(?i)^(content-[a-z-]+|mime-version)[ \t]*:")
 
 
 @dataclass(frozen=True)
@@ -41,12 +46,18 @@ class Accepted:
     command: str
 
 
-def request_digest(status: SignatureStatus, signed: bytes) -> str:
-    """The replay journal's key: one signature over one text."""
+def request_digest(status: SignatureStatus) -> str:
+    """The replay journal's key: the signature itself (signer, creation time, gpg's SIG_ID).
+
+    Never the signed bytes: text signatures verify over LF and CRLF alike, and the
+    same signature can come armored, binary, uuencoded or in any transfer encoding.
+    SIG_ID is a hash of the signature packet's values, which commit to the data.
+    """
     h = hashlib.sha256()
-    for part in (status.primary_fingerprint, status.signature_id, str(status.timestamp)):
-        h.update((part or "").encode() + b"\0")
-    h.update(hashlib.sha256(signed).digest())
+    for part in (status.primary_fingerprint, str(status.timestamp), status.signature_id):
+        if not part:
+            raise RequestRefused("signature not verified")
+        h.update(part.encode() + b"\0")
     return h.hexdigest()
 
 
@@ -63,26 +74,49 @@ def strip_binding(signed: bytes, recipient: str, required: bool) -> bytes:
     return signed
 
 
+def signed_text(signed: bytes, kind: PayloadKind) -> bytes:
+    """Exactly the text the signature covers, in the form it is run.
+
+    A clear-signed text's signature ignores trailing blanks on each line (RFC 4880
+    §7.1), so anyone could add them unseen; a line ending in `\\ ` means something
+    else to bash than one ending in `\\`. They are dropped: what runs is what was signed.
+    """
+    text = signed.replace(b"\r\n", b"\n")
+    if kind == "clearsigned":
+        text = b"\n".join(line.rstrip(b" \t") for line in text.split(b"\n"))
+    elif kind != "detached" and _MIME_START.match(text):
+        raise RequestRefused("the signed text is a MIME entity, not a command")
+    return text
+
+
 def command_text(signed: bytes) -> str:
     try:
         text = signed.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestRefused("the signed command is not UTF-8") from None
-    text = text.replace("\r\n", "\n")
     if not text.strip():
         raise RequestRefused("the signed command is empty")
+    if "\0" in text:
+        raise RequestRefused("the signed command contains a NUL byte")
     return text
 
 
-def check_signature(status: SignatureStatus, policy: Policy, now: float) -> KeyPolicy:
+def check_signature(
+    status: SignatureStatus, keys: Mapping[str, KeyInfo], policy: Policy, now: float
+) -> KeyPolicy:
     """Rules 1-4: good signature, trusted primary key, key usable, signature fresh."""
-    if not status.valid or status.primary_fingerprint is None or status.timestamp is None:
+    if not status.valid:
         raise RequestRefused(status.problem or "signature not verified")
-    key = policy.keys.get(status.primary_fingerprint)
-    if key is None:
-        raise RequestRefused(f"signer {status.primary_fingerprint} is not a trusted key")
-    if status.key_problem:
-        raise RequestRefused(status.key_problem)
+    primary, signing = status.primary_fingerprint, status.signing_fingerprint
+    if primary is None or signing is None or status.timestamp is None:
+        raise RequestRefused("signature not verified")
+    key = policy.keys.get(primary)
+    info = keys.get(primary)
+    if key is None or info is None:
+        raise RequestRefused(f"signer {primary} is not a trusted key")
+    problem = info.signing_problem(signing)
+    if problem:
+        raise RequestRefused(problem)
     age = now - status.timestamp
     if age > policy.max_age_s:
         raise RequestRefused(f"signature is {age:.0f} s old (max_age_s = {policy.max_age_s})")
@@ -107,20 +141,21 @@ def check_reply_address(envelope: Envelope, key: KeyPolicy, addresses: Sequence[
 def accept(
     status: SignatureStatus,
     signed: bytes,
+    kind: PayloadKind,
     envelope: Envelope,
-    addresses: Callable[[str], Sequence[str]],
+    keys: Mapping[str, KeyInfo],
     seen: Callable[[str], bool],
     policy: Policy,
     now: float,
 ) -> Accepted:
-    """Apply every rule in DESIGN §4 order; raise `RequestRefused` at the first broken one."""
-    key = check_signature(status, policy, now)
-    digest = request_digest(status, signed)
+    """Apply every rule in order; raise `RequestRefused` at the first broken one."""
+    key = check_signature(status, keys, policy, now)
+    digest = request_digest(status)
     if seen(digest):
         raise RequestRefused("replay of an already accepted request")
     assert status.primary_fingerprint is not None and status.timestamp is not None
-    reply = check_reply_address(envelope, key, addresses(status.primary_fingerprint))
-    body = strip_binding(signed, policy.recipient, policy.require_binding)
+    reply = check_reply_address(envelope, key, keys[status.primary_fingerprint].addresses)
+    body = strip_binding(signed_text(signed, kind), policy.recipient, policy.require_binding)
     return Accepted(
         digest=digest,
         signer=status.primary_fingerprint,
