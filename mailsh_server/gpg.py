@@ -31,6 +31,8 @@ OPTIONS = (
     "--trust-model",
     "always",
     "--lock-never",
+    "--pinentry-mode",  # never ask anyone for a passphrase (symmetric "requests")
+    "error",
     "--no-random-seed-file",
     "--no-greeting",
     "--exit-on-status-write-error",

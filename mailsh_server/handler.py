@@ -11,10 +11,11 @@ Whatever is wrong with the mail itself is a refusal, never a retry.
 from __future__ import annotations
 
 import re
+import resource
 import syslog
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -31,6 +32,7 @@ from mailsh_server.message import (
     envelope_of,
     find_payload,
     parse_request,
+    protected_subject,
     signed_entity_body,
 )
 from mailsh_server.paths import SERVER_DIR, SERVER_SETTINGS
@@ -41,7 +43,7 @@ from mailsh_server.reply import (
     result_reply,
     send,
 )
-from mailsh_server.run import RunResult, run_command
+from mailsh_server.run import CommandLimits, RunResult, run_command
 from mailsh_server.settings import ServerSettings, load_settings
 from mailsh_server.verify import Accepted, accept
 
@@ -50,7 +52,7 @@ EX_TEMPFAIL = 75
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 
 _T = TypeVar("_T")
-Runner = Callable[[str, str, int, int], RunResult]
+Runner = Callable[[str, str, int, int, CommandLimits], RunResult]
 Sender = Callable[[bytes, str], None]
 
 
@@ -67,6 +69,10 @@ class Outcome:
 
     @property
     def log_line(self) -> str:
+        return self.format()
+
+    def format(self, **cost: object) -> str:
+        """One log line; `cost` (time, memory) goes before the reason, which ends it."""
         fields = [self.result]
         for name in ("signer", "reply_to", "exit_status"):
             value = getattr(self, name)
@@ -74,6 +80,7 @@ class Outcome:
                 fields.append(f"{name}={value}")
         if self.digest:
             fields.append(f"request={self.digest[:16]}")
+        fields += [f"{name}={value}" for name, value in cost.items()]
         fields.append(f"reason={self.reason}")
         return _UNPRINTABLE.sub("?", " ".join(fields))[:1000]
 
@@ -140,7 +147,9 @@ class RequestHandler:
         signer: str | None = None
         try:
             envelope, payload = _parse(raw)
-            verification, kind, encrypted = self._verify(payload)
+            verification, kind, encrypted, subject = self._verify(payload)
+            if subject is not None:
+                envelope = replace(envelope, subject=subject)
             status = verification.status
             keys = self.keyring.keys()
             if status.valid and status.primary_fingerprint in self.settings.policy.keys:
@@ -159,29 +168,34 @@ class RequestHandler:
             return self._refuse(envelope, e.reason, signer)
         return self._execute(envelope, accepted, encrypted)
 
-    def _verify(self, payload: Payload) -> tuple[Verification, PayloadKind, bool]:
-        """gpg's verdict, the signed text to run, its kind, and whether it came encrypted."""
+    def _verify(self, payload: Payload) -> tuple[Verification, PayloadKind, bool, str | None]:
+        """gpg's verdict with the signed text to run, its kind, whether it came encrypted,
+        and the subject protected inside the encryption (if any)."""
+        subject = None
         encrypted = payload.kind == "encrypted"
         if encrypted:
-            payload, opened = self._decrypt(payload)
+            payload, opened, subject = self._decrypt(payload)
             if opened is not None:  # signed and encrypted in one OpenPGP message
-                return opened, "opaque", True
+                return opened, "opaque", True, None
         verification = self.keyring.verify(payload)
+        # Inline PGP (webmail) may sign and encrypt to the server's key in one armored
+        # block: the reply is then encrypted too.
+        encrypted = encrypted or verification.status.decrypted
         if verification.status.valid and payload.kind == "detached":
             signed = _within_budget(signed_entity_body, verification.signed)
             verification = Verification(verification.status, signed)
-        return verification, payload.kind, encrypted
+        return verification, payload.kind, encrypted, subject
 
-    def _decrypt(self, payload: Payload) -> tuple[Payload, Verification | None]:
-        """Open a multipart/encrypted request: the signed payload inside, or the verdict
-        on a signature that came with the decryption."""
+    def _decrypt(self, payload: Payload) -> tuple[Payload, Verification | None, str | None]:
+        """Open a multipart/encrypted request: the signed payload inside and its protected
+        subject, or the verdict on a signature that came with the decryption."""
         if not self.keyring.has_secret_key():
             raise RequestRefused("encrypted request but this server has no key of its own")
         opened = self.keyring.decrypt(payload)
         if opened.status.signatures:
             if not opened.status.decrypted:
                 raise RequestRefused(opened.status.problem or "cannot decrypt the request")
-            return payload, opened
+            return payload, opened, None
         if not opened.status.decrypted:
             raise RequestRefused("cannot decrypt the request (not for this server's key)")
         inner = _within_budget(find_payload, opened.signed)
@@ -189,7 +203,7 @@ class RequestHandler:
             raise RequestRefused("no signed command inside the encrypted request")
         if inner.kind == "encrypted":
             raise RequestRefused("encrypted request nested in another")
-        return inner, None
+        return inner, None, _within_budget(protected_subject, opened.signed)
 
     def _seal(self, reply: EmailMessage, signer: str) -> bytes:
         """The result reply encrypted to the signer, or a notice when the key cannot receive."""
@@ -223,7 +237,9 @@ class RequestHandler:
             outcome = Outcome("interrupted", "interrupted, not re-run", signer, digest, to)
         else:
             s = self.settings
-            run = self.runner(accepted.command, accepted.run_as, s.timeout_s, s.max_output_bytes)
+            run = self.runner(
+                accepted.command, accepted.run_as, s.timeout_s, s.max_output_bytes, s.limits
+            )
             result = result_reply(envelope, sender, to, run)
             reply = self._seal(result, signer) if encrypted else result.as_bytes()
             self.journal.finish(digest, f"exit {run.exit_status}", reply, self.clock())
@@ -244,10 +260,13 @@ def _within_budget(parse: Callable[[bytes], _T], data: bytes) -> _T:
         raise RequestRefused(f"unreadable signed data ({type(e).__name__})") from None
 
 
-def log(outcome: Outcome) -> None:
+def log(outcome: Outcome, started: float) -> None:
+    """The decision, with what it cost: wall time and the handler child's peak memory."""
     syslog.openlog("mailsh-request", syslog.LOG_PID, syslog.LOG_MAIL)
     level = syslog.LOG_INFO if outcome.result in ("accepted", "answered") else syslog.LOG_WARNING
-    syslog.syslog(level, outcome.log_line)
+    ms = (time.monotonic() - started) * 1000
+    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    syslog.syslog(level, outcome.format(ms=f"{ms:.0f}", maxrss_mb=maxrss_mb))
 
 
 def server_keyring() -> Keyring:
@@ -260,6 +279,7 @@ def handle_message(raw: bytes, keyring: Keyring | None = None) -> tuple[int, str
 
     `handle` turns everything wrong with the mail into a refusal; what escapes it is
     the server's own trouble (settings, journal, gpg, the reply's SMTP hand-off)."""
+    started = time.monotonic()
     try:
         settings = load_settings(SERVER_SETTINGS)
         journal = ReplayJournal(SERVER_DIR / "journal.sqlite3")
@@ -272,5 +292,5 @@ def handle_message(raw: bytes, keyring: Keyring | None = None) -> tuple[int, str
     except Exception as e:  # keep the message queued, retry later
         syslog.syslog(syslog.LOG_ERR, f"temporary failure, postfix will retry: {e!r}")
         return EX_TEMPFAIL, f"temporary failure: {type(e).__name__}"
-    log(outcome)
+    log(outcome, started)
     return 0, outcome.result

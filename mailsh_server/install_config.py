@@ -26,6 +26,7 @@ from mailsh_server.paths import (
     STATE,
     TLS_DIR,
 )
+from mailsh_server.protocol import CADDY_ADMIN_SOCKET
 from mailsh_server.trusted_keys import build_keyring
 
 TARGETS = {
@@ -95,6 +96,7 @@ def install_files() -> set[str]:
         (Path("/var/spool/postfix/opendkim"), "opendkim", 0o750),
         (Path("/run/opendkim"), "opendkim", 0o755),
         (Path("/var/lib/caddy"), "caddy", 0o700),
+        (Path(CADDY_ADMIN_SOCKET).parent, "caddy", 0o700),
         (SERVER_DIR, "mailsh-server", 0o700),
         (RUN_DIR / "handler", "mailsh-server", 0o750),  # postfix's lmtp: group mailsh-server
     ):
@@ -135,6 +137,8 @@ def _postconf(name: str) -> str:
 CADDY_RELOAD = [
     "caddy",
     "reload",
+    "--address",
+    f"unix/{CADDY_ADMIN_SOCKET}",
     "--force",  # the Caddyfile may be unchanged while the certificate changed
     "--config",
     "/etc/caddy/Caddyfile",

@@ -253,6 +253,13 @@ def find_payload(raw: bytes, msg: Message | None = None) -> Payload | None:
     return unique[0] if unique else None
 
 
+def protected_subject(entity: bytes) -> str | None:
+    """The Subject of a decrypted request's own headers (protected headers), if any."""
+    return _header(
+        BytesParser(policy=policy.compat32).parsebytes(entity, headersonly=True), "Subject"
+    )
+
+
 def check_bounds(raw: bytes) -> None:
     """Refuse, before parsing, a mail with more MIME structure than a request can need."""
     boundaries = raw.count(b"\n--") + raw.startswith(b"--")

@@ -11,10 +11,9 @@ from email.mime.multipart import MIMEMultipart
 from email.utils import formatdate, make_msgid
 
 from mailsh_server.message import Envelope
+from mailsh_server.protocol import EXIT_HEADER, HIDDEN_SUBJECT, RESULT_HEADER
 from mailsh_server.run import Captured, RunResult
 
-RESULT_HEADER = "X-Mailsh-Result"
-EXIT_HEADER = "X-Mailsh-Exit-Status"
 LOCAL_SMTP = "127.0.0.1"
 
 
@@ -88,18 +87,26 @@ def notice_reply_like(reply: EmailMessage, text: str) -> EmailMessage:
     return msg
 
 
+# Headers an encrypted reply shows outside: routing and threading only. The
+# subject, the result and the exit status travel inside, as protected headers.
+OUTER_HEADERS = ("From", "To", "Date", "Message-ID", "In-Reply-To", "References", "Auto-Submitted")
+
+
 def encrypted_reply(msg: EmailMessage, encrypt: Callable[[bytes], bytes]) -> Message:
-    """The reply as PGP/MIME `multipart/encrypted` (RFC 3156): headers stay, the body is sealed."""
+    """The reply as PGP/MIME `multipart/encrypted` (RFC 3156) whose outer headers say
+    nothing about the command or its result; those are protected headers inside."""
     inner = Message()
     for name, value in msg.items():
-        if name.lower().startswith("content-"):
+        if name.lower() != "mime-version":
             inner[name] = value
+    inner.set_param("protected-headers", "v1")
     inner.set_payload(msg.get_payload())
     sealed = encrypt(inner.as_bytes())
     outer = MIMEMultipart("encrypted", protocol="application/pgp-encrypted")
-    for name, value in msg.items():
-        if not name.lower().startswith("content-") and name.lower() != "mime-version":
-            outer[name] = value
+    for name in OUTER_HEADERS:
+        if msg[name] is not None:
+            outer[name] = msg[name]
+    outer["Subject"] = HIDDEN_SUBJECT
     control = MIMEApplication(b"Version: 1\n", "pgp-encrypted", _encoder=encode_7or8bit)
     body = MIMEApplication(sealed, "octet-stream", _encoder=encode_7or8bit, name="encrypted.asc")
     outer.attach(control)

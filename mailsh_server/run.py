@@ -17,6 +17,19 @@ GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
+class CommandLimits:
+    """ulimits of each command: processes of its user, address space, file size, CPU."""
+
+    processes: int = 256
+    memory_kb: int = 1024 * 1024
+    file_kb: int = 1024 * 1024
+    cpu_s: int = 60
+
+    def argv(self) -> list[str]:
+        return [str(v) for v in (self.processes, self.memory_kb, self.file_kb, self.cpu_s)]
+
+
+@dataclass(frozen=True)
 class Captured:
     data: bytes
     total: int
@@ -35,11 +48,12 @@ class RunResult:
     timed_out: bool
 
 
-def sandbox_argv(run_as: str, timeout_s: int) -> list[str]:
+def sandbox_argv(run_as: str, timeout_s: int, limits: CommandLimits) -> list[str]:
     """Run directly when already `run_as` (tests), else through the sudoers rule."""
+    sandbox = [BASH, str(SANDBOX), str(timeout_s), *limits.argv()]
     if pwd.getpwuid(os.getuid()).pw_name == run_as:
-        return [BASH, str(SANDBOX), str(timeout_s)]
-    return ["sudo", "-n", "-u", run_as, "--", BASH, str(SANDBOX), str(timeout_s)]
+        return sandbox
+    return ["sudo", "-n", "-u", run_as, "--", *sandbox]
 
 
 def _drain(proc: subprocess.Popen[bytes], limit: int, deadline: float) -> tuple[Captured, ...]:
@@ -65,10 +79,16 @@ def _drain(proc: subprocess.Popen[bytes], limit: int, deadline: float) -> tuple[
     return tuple(Captured(bytes(kept[fd]), total[fd]) for fd in fds)
 
 
-def run_command(command: str, run_as: str, timeout_s: int, max_output_bytes: int) -> RunResult:
+def run_command(
+    command: str,
+    run_as: str,
+    timeout_s: int,
+    max_output_bytes: int,
+    limits: CommandLimits | None = None,
+) -> RunResult:
     started = time.monotonic()
     proc = subprocess.Popen(
-        sandbox_argv(run_as, timeout_s),
+        sandbox_argv(run_as, timeout_s, limits or CommandLimits(cpu_s=timeout_s)),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

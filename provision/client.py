@@ -22,6 +22,7 @@ import docker
 import gnupg
 from imapclient import IMAPClient
 
+from mailsh_server.protocol import HIDDEN_SUBJECT
 from provision.config import Settings, secret
 from provision.container import exec_in, find_container
 from provision.errors import ConfigError, MailshError
@@ -314,17 +315,17 @@ def send(
     recipient = settings.request_recipient
     passphrase = environ.get("MAILSH_GPG_PASSPHRASE")
     request = signed_request(gpg, fmt, command, fpr, recipient, passphrase)
+    subject = f"mailsh: {command.splitlines()[0][:60] if command.strip() else 'request'}"
     if encrypt:
         server_key = load_server_key(StateDir(settings.state_dir.resolve()))
         if server_key is None:
             raise ClientError("the server has no key to encrypt to", hint="run `invoke server-key`")
+        # The command is in the subject: it travels inside, as a protected header.
+        request["Subject"] = subject
+        request.set_param("protected-headers", "v1")
         request = encrypt_request(gpg, request, server_key)
-    msg, msg_id = address_message(
-        request,
-        sender,
-        recipient,
-        f"mailsh: {command.splitlines()[0][:60] if command.strip() else 'request'}",
-    )
+        subject = HIDDEN_SUBJECT
+    msg, msg_id = address_message(request, sender, recipient, subject)
     submit(submission(settings, environ), msg, sender, recipient)
     if wait is None:
         return SendResult(msg_id)

@@ -27,8 +27,8 @@ from provision.config_types import (
     Fingerprint,
     IpAddress,
     Port,
+    RunAsUser,
     Section,
-    UnixUser,
 )
 from provision.deliverability.settings import DeliverabilitySettings
 from provision.dns.settings import (
@@ -51,6 +51,13 @@ class PortSettings(Section):
     bind: IpAddress = "127.0.0.1"
     smtp: Port = 2525
     https: Port = 8443
+
+
+class ContainerSettings(Section):
+    """Limits of the whole container (Docker's mem_limit and pids_limit)."""
+
+    memory_mb: Annotated[int, Field(ge=256)] = 2048
+    pids: Annotated[int, Field(ge=128)] = 4096
 
 
 class NetworkSettings(Section):
@@ -118,9 +125,16 @@ class RelaySettings(Section):
 
 class RequestSettings(Section):
     recipient: Email | None = None
-    run_as: UnixUser = "mailsh"
+    run_as: RunAsUser = "mailsh"
     timeout_s: Annotated[int, Field(ge=1, le=86400)] = 60
     max_output_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    # Limits of each command (ulimit), so one request cannot take the server down:
+    # processes of the run_as user (all its requests together), address space,
+    # size of a file it writes, CPU seconds (default: timeout_s).
+    max_processes: Annotated[int, Field(ge=8, le=65536)] = 256
+    max_memory_mb: Annotated[int, Field(ge=64)] = 1024
+    max_file_mb: Annotated[int, Field(ge=1)] = 1024
+    max_cpu_s: Annotated[int, Field(ge=1)] | None = None
     max_age_s: Annotated[int, Field(ge=10)] = 600
     reply_on_reject: bool = False
     require_binding: bool = False
@@ -131,7 +145,7 @@ class RequestSettings(Section):
 
 class TrustedKey(Section):
     fingerprint: Fingerprint
-    run_as: UnixUser | None = None
+    run_as: RunAsUser | None = None
     reply_to: Email | None = None
 
 
@@ -160,6 +174,7 @@ class Settings(Section):
     container_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")] = "mailsh"
     image: ImageSettings = ImageSettings()
     ports: PortSettings = PortSettings()
+    container: ContainerSettings = ContainerSettings()
     smtp: SmtpSettings = SmtpSettings()
     network: NetworkSettings = NetworkSettings()
     dkim: DkimSettings = DkimSettings()

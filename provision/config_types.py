@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from mailsh_server.protocol import run_as_problem
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -44,6 +46,13 @@ def _unix_user(value: str) -> str:
     return value
 
 
+def _run_as_user(value: str) -> str:
+    problem = run_as_problem(_unix_user(value))
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def _env_name(value: str) -> str:
     if not _ENV_NAME.match(value):
         raise ValueError(f"{value!r} is not an environment variable name")
@@ -61,6 +70,7 @@ DomainName = Annotated[str, AfterValidator(_domain_name)]
 Email = Annotated[str, AfterValidator(_email)]
 Fingerprint = Annotated[str, AfterValidator(_fingerprint)]
 UnixUser = Annotated[str, AfterValidator(_unix_user)]
+RunAsUser = Annotated[str, AfterValidator(_run_as_user)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 IpAddress = Annotated[str, AfterValidator(ip_address)]
 Port = Annotated[int, Field(ge=1, le=65535)]

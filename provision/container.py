@@ -46,6 +46,8 @@ class RunSpec:
     network: str | None = None
     ip: str | None = None
     dns: tuple[str, ...] = ()
+    memory_mb: int = 2048
+    pids: int = 4096
 
     @property
     def digest(self) -> str:
@@ -70,6 +72,8 @@ class RunSpec:
                 },
             },
             "ulimits": [Ulimit(name="nofile", soft=NOFILE, hard=NOFILE)],
+            "mem_limit": f"{self.memory_mb}m",
+            "pids_limit": self.pids,
             "restart_policy": {"Name": "unless-stopped"},
             "labels": {LABEL_SPEC: self.digest, LABEL_STATE: str(self.state_dir)},
             **({"dns": list(self.dns)} if self.dns else {}),
@@ -92,6 +96,8 @@ def run_spec(settings: Settings, image_id: str) -> RunSpec:
         network=settings.network.docker_network,
         ip=settings.network.ip,
         dns=tuple(settings.network.dns),
+        memory_mb=settings.container.memory_mb,
+        pids=settings.container.pids,
     )
 
 

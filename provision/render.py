@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 
+from mailsh_server import protocol
 from provision.config import Settings
 from provision.dns.records import mta_sts_host, mta_sts_policy
 from provision.files import write_atomic
@@ -26,6 +27,7 @@ CONFIG_TEMPLATES: dict[str, str] = {
     "postfix/master.cf": "postfix/master.cf.j2",
     "postfix/aliases": "postfix/aliases.j2",
     "postfix/transport": "postfix/transport.j2",
+    "postfix/local_recipients": "postfix/local_recipients.j2",
     "postfix/catch_replies": "postfix/catch_replies.j2",
     "sudoers/mailsh": "sudoers.j2",
     "opendkim/opendkim.conf": "opendkim/opendkim.conf.j2",
@@ -42,6 +44,7 @@ CONFIG_TEMPLATES: dict[str, str] = {
 }
 
 HASH_FILE = ".config-hash"
+MAILBOX_MB = 100
 REQUEST_CONCURRENCY = 20
 REQUEST_TIME_MARGIN_S = 120
 
@@ -91,7 +94,15 @@ def template_values(settings: Settings) -> dict[str, Any]:
         "run_as_users": run_as_users(settings),
         "mta_sts_host": mta_sts_host(settings) if settings.mta_sts.enabled else None,
         "mta_sts_path": MTA_STS_PATH,
+        "caddy_admin_socket": protocol.CADDY_ADMIN_SOCKET,
+        "local_recipients": local_recipients(settings),
+        "mailbox_size_limit": max(MAILBOX_MB, 5 * settings.smtp.max_message_mb) * 1024 * 1024,
     }
+
+
+def local_recipients(settings: Settings) -> list[str]:
+    """The only local parts mail from outside may reach: requests, postmaster, abuse."""
+    return sorted({settings.request_recipient.partition("@")[0], "postmaster", "abuse"})
 
 
 def local_domains(settings: Settings) -> list[str]:
@@ -127,6 +138,12 @@ def server_settings(settings: Settings) -> dict[str, Any]:
         "run_as": req.run_as,
         "timeout_s": req.timeout_s,
         "max_output_bytes": req.max_output_bytes,
+        "limits": {
+            "processes": req.max_processes,
+            "memory_kb": req.max_memory_mb * 1024,
+            "file_kb": req.max_file_mb * 1024,
+            "cpu_s": req.max_cpu_s or req.timeout_s,
+        },
         "max_age_s": req.max_age_s,
         "reply_on_reject": req.reply_on_reject,
         "require_binding": req.require_binding,

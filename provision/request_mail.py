@@ -17,6 +17,8 @@ from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from typing import Literal
 
+from mailsh_server.protocol import EXIT_HEADER, RESULT_HEADER
+
 Format = Literal["pgp-mime", "clearsign", "attachment", "uuencode"]
 FORMATS: tuple[Format, ...] = ("pgp-mime", "clearsign", "attachment", "uuencode")
 BINDING = "Mailsh-To: {recipient}\n"
@@ -149,19 +151,17 @@ def parse_reply(
     """
     msg = message_from_bytes(raw, policy=policy.default)
     assert isinstance(msg, EmailMessage)
-    result = str(msg.get("X-Mailsh-Result", "unknown"))
     if msg.get_content_type() == "multipart/encrypted":
         if decrypt is None:
             raise ValueError("the reply is encrypted and no key was given to open it")
         sealed = list(msg.iter_parts())[1].get_payload(decode=True)
         assert isinstance(sealed, bytes)
+        # The result and exit status are protected headers of the decrypted part.
         inner = message_from_bytes(decrypt(sealed), policy=policy.default)
         assert isinstance(inner, EmailMessage)
-        for name, value in msg.items():
-            if not name.lower().startswith("content-") and name.lower() != "mime-version":
-                inner[name] = value
         msg = inner
-    status = msg.get("X-Mailsh-Exit-Status")
+    result = str(msg.get(RESULT_HEADER, "unknown"))
+    status = msg.get(EXIT_HEADER)
     if result in ("done", "timeout"):
         stdout, stderr = _part_text(msg, "stdout.txt"), _part_text(msg, "stderr.txt")
         return result, int(str(status)) if status is not None else None, stdout, stderr

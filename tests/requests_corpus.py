@@ -49,8 +49,9 @@ def request(keys: GpgKeys, fmt: Format, command: str, key: str | None = None) ->
     return address(msg)
 
 
-def encrypted_request(keys: GpgKeys, command: str) -> bytes:
-    """A PGP/MIME signed request, encrypted to the server's key (RFC 3156 nested form)."""
+def encrypted_request(keys: GpgKeys, command: str, subject: str | None = None) -> bytes:
+    """A PGP/MIME signed request, encrypted to the server's key (RFC 3156 nested form);
+    `subject` travels inside as a protected header, "..." outside."""
 
     def detached(data: bytes) -> tuple[bytes, str]:
         return keys.signer.sign(data, keys.alice, "detached"), "pgp-sha256"
@@ -58,6 +59,9 @@ def encrypted_request(keys: GpgKeys, command: str) -> bytes:
     signed = build_request(
         "pgp-mime", command, sign_opaque=bytes, clearsign=bytes, sign_detached=detached
     )
+    if subject is not None:
+        signed["Subject"] = subject
+        signed.set_param("protected-headers", "v1")
     sealed = keys.signer.run(
         "--armor",
         "--trust-model",
@@ -67,7 +71,8 @@ def encrypted_request(keys: GpgKeys, command: str) -> bytes:
         keys.server_key,
         data=signed.as_bytes(policy=policy.SMTP),
     )
-    return address(encrypted_message(sealed))
+    outer = encrypted_message(sealed)
+    return address(outer) if subject is None else address(outer, subject="...")
 
 
 def _plain(text: str, cte: str = "7bit") -> EmailMessage:

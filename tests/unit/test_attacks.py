@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import resource
 import time
+from email import message_from_bytes
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from mailsh_server import handler as handler_module
 from mailsh_server.journal import ReplayJournal
+from mailsh_server.keyring import Keyring
 from tests.attacks import (
     LINE_SEPARATORS,
     compression_bomb_mail,
@@ -26,7 +28,7 @@ from tests.attacks import (
     text_signature_variants,
 )
 from tests.fixtures.gpg import DAVE, DAVE_REVOKED, GpgKeys
-from tests.requests_corpus import address, request
+from tests.requests_corpus import address, encrypted_request, request
 from tests.unit.test_request_handler import Server, stream
 
 
@@ -229,3 +231,62 @@ def _plain(signed: bytes) -> EmailMessage:
     msg = EmailMessage()
     msg.set_content(signed.decode(), cte="7bit")
     return msg
+
+
+def test_an_encrypted_request_gets_a_reply_that_shows_nothing_outside(
+    gpg_keys: GpgKeys, journal: ReplayJournal
+) -> None:
+    server = Server(gpg_keys, journal)
+    server.handler.keyring = Keyring(gpg_keys.keyed_server.home)
+    raw = encrypted_request(gpg_keys, "echo secret-output\n", subject="mailsh: echo secret")
+    assert b"secret" not in raw
+    outcome = server.handle(raw)
+    assert outcome.result == "accepted", outcome.log_line
+    reply, _ = server.sent[0]
+    outside = str(reply).split("\n\n", 1)[0]
+    assert "secret" not in outside
+    assert "X-Mailsh" not in outside
+    assert reply["Subject"] == "..."
+    sealed = list(reply.iter_parts())[1].get_payload(decode=True)
+    inner = message_from_bytes(gpg_keys.signer.run("--decrypt", data=sealed))
+    assert inner["Subject"] == "Re: mailsh: echo secret"
+    assert inner["X-Mailsh-Result"] == "done"
+    assert inner.get_param("protected-headers") == "v1"
+
+
+def test_an_inline_signed_and_encrypted_request_gets_an_encrypted_reply(
+    gpg_keys: GpgKeys, journal: ReplayJournal
+) -> None:
+    server = Server(gpg_keys, journal)
+    server.handler.keyring = Keyring(gpg_keys.keyed_server.home)
+    sealed = gpg_keys.signer.run(
+        "--armor",
+        "--trust-model",
+        "always",
+        "--local-user",
+        gpg_keys.alice,
+        "--recipient",
+        gpg_keys.server_key,
+        "--sign",
+        "--encrypt",
+        data=b"echo inline-secret\n",
+    )
+    outcome = server.handle(address(_plain(sealed)))
+    assert outcome.result == "accepted", outcome.log_line
+    reply, _ = server.sent[0]
+    assert reply.get_content_type() == "multipart/encrypted"
+    assert b"inline-secret" not in reply.as_bytes()
+
+
+def test_a_passphrase_encrypted_message_is_refused_without_asking_anyone(
+    server: Server, gpg_keys: GpgKeys, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    sym = gpg_keys.signer.run(
+        "--armor", "--symmetric", "--passphrase", "pw", data=f"touch {marker}\n".encode()
+    )
+    started = time.monotonic()
+    outcome = server.handle(address(_plain(sym)))
+    assert outcome.result == "refused"
+    assert time.monotonic() - started < 2.0
+    assert not marker.exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.config import DEFAULT_DOMAIN, load_settings
+from provision.config import DEFAULT_DOMAIN, load_settings, parse_settings
 from provision.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,3 +115,15 @@ def test_invoke_reports_a_bad_config_in_one_line_and_exits_1(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"mailsh: {path}: {expected}")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("user", ["root", "mailsh-server", "postfix", "caddy"])
+def test_run_as_refuses_root_and_service_users(user: str) -> None:
+    with pytest.raises(ConfigError, match="service account"):
+        parse_settings({"requests": {"run_as": user}}, "mailsh.toml", Path("."))
+
+
+def test_a_key_cannot_run_as_root() -> None:
+    key = {"fingerprint": "A" * 40, "run_as": "root"}
+    with pytest.raises(ConfigError, match=r"keys\.0\.run_as"):
+        parse_settings({"keys": [key]}, "mailsh.toml", Path("."))

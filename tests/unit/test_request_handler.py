@@ -285,7 +285,7 @@ def test_a_key_configured_with_its_own_run_as_runs_as_that_user(
     server.settings.policy.keys[gpg_keys.alice] = KeyPolicy(gpg_keys.alice, run_as="deploy")
     users: list[str] = []
 
-    def runner(command: str, run_as: str, timeout_s: int, cap: int) -> RunResult:
+    def runner(command: str, run_as: str, timeout_s: int, cap: int, *_: object) -> RunResult:
         users.append(run_as)
         return run_command(command, getpass.getuser(), timeout_s, cap)
 

@@ -6,7 +6,7 @@ import getpass
 import os
 from pathlib import Path
 
-from mailsh_server.run import run_command
+from mailsh_server.run import CommandLimits, run_command
 
 ME = getpass.getuser()
 
@@ -52,3 +52,25 @@ def test_exit_status_and_stderr_are_reported() -> None:
     assert result.exit_status == 3
     assert result.stderr.data == b"oops\n"
     assert not result.timed_out
+
+
+def test_a_command_cannot_write_a_file_over_its_size_limit(tmp_path: Path) -> None:
+    limits = CommandLimits(file_kb=64, cpu_s=10)
+    target = tmp_path / "big"
+    result = run_command(f"head -c 1000000 /dev/zero > {target}\n", ME, 10, 4096, limits)
+    assert result.exit_status != 0
+    assert target.stat().st_size <= 64 * 1024
+
+
+def test_a_command_cannot_allocate_over_its_memory_limit() -> None:
+    limits = CommandLimits(memory_kb=200 * 1024, cpu_s=10)
+    result = run_command("python3 -c 'x = bytearray(400 * 2**20)'\n", ME, 10, 4096, limits)
+    assert result.exit_status != 0
+    assert b"MemoryError" in result.stderr.data
+
+
+def test_a_command_is_stopped_at_its_cpu_limit() -> None:
+    limits = CommandLimits(cpu_s=1)
+    result = run_command("while :; do :; done\n", ME, 30, 4096, limits)
+    assert result.exit_status != 0
+    assert result.duration_s < 10

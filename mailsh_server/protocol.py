@@ -1,0 +1,54 @@
+"""What the host side (`provision`) and the server (`mailsh_server`) must agree on.
+
+Standard library only: `provision` imports this module (one way); the server
+never imports `provision`. A string of this contract is written here, once.
+"""
+
+from __future__ import annotations
+
+# Reply headers: what happened to the request, and the command's exit status.
+RESULT_HEADER = "X-Mailsh-Result"
+EXIT_HEADER = "X-Mailsh-Exit-Status"
+# The Subject outside an encrypted request or reply; the real one is a protected
+# header inside (Content-Type parameter protected-headers="v1").
+HIDDEN_SUBJECT = "..."
+
+CADDY_ADMIN_SOCKET = "/run/caddy-admin/admin.sock"
+
+# Users of the image that a request must never run as: root, and the services
+# whose files (keys, queue, journal, keyring) a command must not reach.
+SERVICE_USERS = frozenset(
+    {
+        "root",
+        "postfix",
+        "opendkim",
+        "caddy",
+        "mailsh-server",
+        "mailsh-replies",
+        "mailadmin",
+        "nobody",
+        "daemon",
+        "bin",
+        "sys",
+        "sync",
+        "games",
+        "man",
+        "lp",
+        "mail",
+        "news",
+        "uucp",
+        "proxy",
+        "www-data",
+        "backup",
+        "list",
+        "irc",
+        "_apt",
+    }
+)
+
+
+def run_as_problem(user: str) -> str | None:
+    """Why a request may not run as `user`, or None."""
+    if user in SERVICE_USERS:
+        return f"{user!r} is root or a service account; commands run as an unprivileged user"
+    return None

@@ -1,0 +1,176 @@
+"""The attacks of tests/attacks.py against a running container: one or more per class."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import socket
+import time
+import uuid
+from pathlib import Path
+
+from tests.attacks import (
+    compression_bomb_mail,
+    deep_multipart,
+    eight_bit_clearsign,
+    forged_status_in_armor_header,
+    reencodings,
+)
+from tests.fixtures.gpg import GpgKeys
+from tests.fixtures.requests import submit, wait_reply
+from tests.fixtures.server import RunningServer
+from tests.integration.test_requests import _log_line
+from tests.requests_corpus import request
+
+REACH_SCRIPT = Path(__file__).resolve().parents[1] / "privileged_reach.py"
+
+
+def _marker() -> str:
+    return f"/tmp/marker-{uuid.uuid4().hex}"
+
+
+def _absent(server: RunningServer, path: str) -> bool:
+    code, _ = server.exec(["test", "-e", path])
+    return code != 0
+
+
+def test_forged_status_lines_run_nothing_in_the_container(
+    request_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    marker = _marker()
+    raw = forged_status_in_armor_header(gpg_keys, f"touch {marker}\n", "\u2028")
+    line = _log_line(request_server, submit(request_server, raw))
+    assert "refused" in line
+    assert _absent(request_server, marker)
+
+
+def test_one_signature_in_many_encodings_runs_once_in_the_container(
+    request_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    counter = f"/tmp/count-{uuid.uuid4().hex}"
+    variants = [raw for name, raw in reencodings(gpg_keys, f"echo run >> {counter}\n")]
+    results = [wait_reply(request_server, submit(request_server, raw)).result for raw in variants]
+    assert results.count("done") == 2  # the clear-signed signature and the opaque one
+    assert set(results) == {"done", "refused"}
+    _, count = request_server.exec(["cat", counter])
+    assert count == "run\nrun\n"
+
+
+def test_a_compression_bomb_is_refused_within_two_seconds(
+    request_server: RunningServer,
+) -> None:
+    raw = compression_bomb_mail(gib=2)
+    assert len(raw) < 8192
+    started = time.monotonic()
+    line = _log_line(request_server, submit(request_server, raw))
+    assert time.monotonic() - started < 2.0
+    assert "over" in line and "bytes" in line
+    peak = int(re.search(r"\bmaxrss_mb=(\d+)", line).group(1))  # type: ignore[union-attr]
+    assert peak < 100
+
+
+def test_deep_mime_nesting_is_refused_and_not_kept_for_retries(
+    request_server: RunningServer,
+) -> None:
+    raw = deep_multipart(1500)
+    msg_id = re.search(rb"Message-ID: (\S+)", raw).group(1).decode()  # type: ignore[union-attr]
+    with smtplib.SMTP(*request_server.smtp, timeout=10) as smtp:
+        smtp.sendmail("a@client.example", [request_server.settings.request_recipient], raw)
+    line = _log_line(request_server, msg_id)
+    assert "refused" in line
+    _, queue = request_server.exec(["postqueue", "-p"])
+    assert "Mail queue is empty" in queue
+
+
+def test_an_eight_bit_clear_signed_request_is_answered(
+    request_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    reply = wait_reply(
+        request_server, submit(request_server, eight_bit_clearsign(gpg_keys, "echo héllo\n"))
+    )
+    assert reply.result == "done", reply.text
+    assert reply.stream("stdout") == "héllo\n"
+
+
+def test_the_command_user_reaches_nothing_privileged(
+    request_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    command = f"python3 - <<'PYEOF'\n{REACH_SCRIPT.read_text()}\nPYEOF\n"
+    reply = wait_reply(
+        request_server, submit(request_server, request(gpg_keys, "pgp-mime", command))
+    )
+    lines = reply.stream("stdout").splitlines()
+    assert lines, reply.stream("stderr")
+    reached = [line for line in lines if line.startswith("reached")]
+    assert reached == [], lines
+    blocked = {line.split()[1] for line in lines if line.startswith("blocked")}
+    must_exist = {
+        "caddy-admin-tcp",
+        "caddy-admin-socket",
+        "tls-private-key",
+        "dkim-keys",
+        "handler-home",
+        "journal",
+        "supervisor-socket",
+        "lmtp-socket",
+        "opendkim-socket",
+        "syslog-socket",
+        "queue-active",
+        "sudo",
+        "server-code-write",
+        "signal-handler",
+        "handler-environment",
+        "raise-memory-limit",
+    }
+    assert must_exist <= blocked, lines
+
+
+def test_only_the_request_address_postmaster_and_abuse_receive_mail(
+    request_server: RunningServer,
+) -> None:
+    domain = request_server.settings.domain
+    with smtplib.SMTP(*request_server.smtp, timeout=10) as smtp:
+        smtp.ehlo("attacker.example")
+        smtp.mail("someone@attacker.example")
+        codes = {
+            local: smtp.rcpt(f"{local}@{domain}")[0]
+            for local in ("root", "postmaster", "abuse", "mailsh", "caddy", "nobody", "www-data")
+        }
+    assert codes == {
+        "root": 250,
+        "postmaster": 250,
+        "abuse": 250,
+        "mailsh": 550,
+        "caddy": 550,
+        "nobody": 550,
+        "www-data": 550,
+    }
+
+
+def test_a_message_smuggled_behind_a_bare_line_feed_dot_is_not_a_second_message(
+    request_server: RunningServer,
+) -> None:
+    recipient = request_server.settings.request_recipient
+    envelope = f"EHLO a.example\r\nMAIL FROM:<a@a.example>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n"
+    smuggled = (
+        f"Subject: x\r\n\r\nbody\n.\nMAIL FROM:<b@a.example>\nRCPT TO:<{recipient}>\n"
+        "DATA\nSubject: smuggled\n\nsecond message\n.\n\r\n.\r\nQUIT\r\n"
+    )
+    with socket.create_connection(request_server.smtp, timeout=10) as sock:
+        sock.sendall(envelope.encode())
+        answers = _answers_until(sock, b"354")
+        sock.sendall(smuggled.encode())
+        answers += _answers_until(sock, b"221")
+    # One message queued, then the QUIT: no answer to a smuggled MAIL, RCPT or DATA.
+    assert [a[:3] for a in answers] == [b"220", b"250", b"250", b"250", b"354", b"250", b"221"]
+
+
+def _answers_until(sock: socket.socket, last: bytes) -> list[bytes]:
+    """The final line of each SMTP answer, up to the one that starts with `last`."""
+    data = b""
+    while not any(line.startswith(last) for line in data.split(b"\r\n")):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return [line for line in data.split(b"\r\n") if line[3:4] == b" "]
