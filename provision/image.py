@@ -40,9 +40,6 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
-SERVER_SUFFIXES = (".py", ".typed", ".sh")
-
-
 def _server_files() -> Iterator[tuple[str, bytes]]:
     for path in sorted(SERVER_PACKAGE.rglob("*")):
         if (
