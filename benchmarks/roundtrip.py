@@ -1,12 +1,14 @@
 """Shell-by-mail round trip (DESIGN §7): latency and a burst, against a real container.
 
-    python3 benchmarks/roundtrip.py [--sequential 200] [--burst 500]
+    python3 benchmarks/roundtrip.py [--sequential 200] [--burst 500] [--baseline REF]
 
 Provisions its own server (local base image, free ports, temporary state),
 trusts a fresh ed25519 key, then measures from "SMTP accepted" (the DATA
 reply) to "reply delivered" (the reply appearing in the local-mode reply
 mailbox, timestamped inside the container by `mailsh_server.replies --follow`;
-container and host share one clock). Prints the figures.
+container and host share one clock). Prints the figures. With `--baseline REF`
+(a git ref, e.g. `main` or a commit), the same benchmark of that checkout runs first,
+on its own image, and both sets of figures are printed side by side.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import re
 import smtplib
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -211,12 +214,66 @@ def postfix_delays(server: docker.models.containers.Container, since: float) -> 
             )
 
 
+FIGURES = {
+    "p50 ms": re.compile(r"reply delivered: p50 (\d+) ms"),
+    "p99 ms": re.compile(r"p99 (\d+) ms"),
+    "burst lost": re.compile(r"replies received \d+, lost (\d+)"),
+    "burst duplicated": re.compile(r"duplicated (\d+)"),
+    "burst run twice": re.compile(r"commands run twice (\d+)"),
+    "burst requests/s": re.compile(r"([\d.]+) requests/s"),
+}
+
+
+def figures(output: str) -> dict[str, str]:
+    return {name: (m.group(1) if (m := rx.search(output)) else "?") for name, rx in FIGURES.items()}
+
+
+def run_baseline(ref: str, argv: list[str]) -> str:
+    """This benchmark as it is at `ref`, in a temporary worktree; its printed output."""
+    with tempfile.TemporaryDirectory(prefix="mailsh-baseline-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            done = subprocess.run(
+                [sys.executable, str(tree / "benchmarks" / "roundtrip.py"), *argv],
+                cwd=tree,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False
+            )
+    return done.stdout
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sequential", type=int, default=200)
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--baseline", metavar="REF", help="also measure this git ref, first")
     args = parser.parse_args()
+    if args.baseline:
+        argv = ["--sequential", str(args.sequential), "--burst", str(args.burst)]
+        print(f"== baseline {args.baseline}", flush=True)
+        before = run_baseline(args.baseline, argv)
+        print(before, flush=True)
+        print("== this checkout", flush=True)
+        after = subprocess.run(
+            [sys.executable, __file__, *argv], capture_output=True, text=True, check=True
+        ).stdout
+        print(after)
+        old, new = figures(before), figures(after)
+        print(f"{'':18} {args.baseline[:12]:>12} {'this':>12}")
+        for name in FIGURES:
+            print(f"{name:18} {old[name]:>12} {new[name]:>12}")
+        return 0
     with tempfile.TemporaryDirectory(prefix="mailsh-bench-") as tmp:
         settings, docker_client, gpg, fpr, sender = setup(Path(tmp))
         server = find_container(docker_client, settings.container_name)

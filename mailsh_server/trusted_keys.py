@@ -15,6 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from mailsh_server.keylist import parse_listing
+
 HANDLER_USER = "mailsh-server"
 
 
@@ -26,22 +28,6 @@ def _gpg(home: Path, *args: str) -> str:
         check=True,
     )
     return done.stdout
-
-
-def fingerprints_in(listing: str) -> list[str]:
-    """Primary key fingerprints in `gpg --with-colons --list-keys` output."""
-    result: list[str] = []
-    primary = False
-    for line in listing.splitlines():
-        fields = line.split(":")
-        if fields[0] == "pub":
-            primary = True
-        elif fields[0] == "sub":
-            primary = False
-        elif fields[0] == "fpr" and primary:
-            result.append(fields[9])
-            primary = False
-    return result
 
 
 def _chown_tree(root: Path, user: str) -> None:
@@ -80,8 +66,8 @@ def build_keyring(
         building.mkdir(mode=0o700)
         for f in present:
             _gpg(building, "--import", str(f))
-        listing = _gpg(building, "--with-colons", "--list-keys")
-        for extra in set(fingerprints_in(listing)) - set(fingerprints):
+        listing = _gpg(building, "--with-colons", "--fixed-list-mode", "--list-keys")
+        for extra in set(parse_listing(listing)) - set(fingerprints):
             _gpg(building, "--yes", "--delete-keys", extra)
         if own is not None:
             _import_secret(building, own)

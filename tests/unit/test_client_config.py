@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from mailsh_server.trusted_keys import fingerprints_in
+from mailsh_server.keylist import parse_listing
 from provision.client import config_with_key
 from provision.request_mail import parse_reply
 
@@ -28,7 +28,7 @@ def test_only_primary_fingerprints_are_listed() -> None:
         "pub:u:255:22:AAAA:1:::u:::scESC:\nfpr:::::::::" + FPR + ":\n"
         "sub:u:255:18:BBBB:1::::::e:\nfpr:::::::::" + "F" * 40 + ":\n"
     )
-    assert fingerprints_in(listing) == [FPR]
+    assert list(parse_listing(listing)) == [FPR]
 
 
 def test_reply_parts_come_back_as_stdout_stderr_and_status() -> None:
