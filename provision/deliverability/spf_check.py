@@ -30,7 +30,6 @@ from provision.deliverability.spf_record import (
 )
 from provision.deliverability.target import Target
 
-DEFAULT_RECORD = "v=spf1 a mx -all"
 MAX_DEPTH = 10
 _PYSPF_DNS = threading.Lock()
 
@@ -155,7 +154,7 @@ ALL_PROBLEMS = {
 def check_spf(target: Target) -> Outcome:
     domain = target.domain
     records = spf_records(lookup.txt(target.resolver, domain))
-    publish = f'publish {domain} TXT "{DEFAULT_RECORD}" (invoke dns-update)'
+    publish = f'publish {domain} TXT "{target.spf_record}" (invoke dns-update)'
     if not records:
         return Outcome(Status.FAIL, "no SPF record", "one v=spf1 record", publish)
     if len(records) > 1:
