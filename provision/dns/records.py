@@ -58,10 +58,10 @@ def mx_value(settings: Settings) -> str:
 
 
 def dmarc_value(settings: Settings) -> str:
-    value = f"v=DMARC1; p={settings.dns.dmarc_policy}"
-    if settings.dns.dmarc_rua:
-        value += f"; rua=mailto:{settings.dns.dmarc_rua}"
-    return value
+    """Aggregate reports go to `[dns] dmarc_rua`, else the domain's own postmaster: an
+    address in the domain needs no consent from another domain (RFC 7489 §7.1)."""
+    rua = settings.dns.dmarc_rua or f"postmaster@{settings.domain}"
+    return f"v=DMARC1; p={settings.dns.dmarc_policy}; rua=mailto:{rua}"
 
 
 def mta_sts_host(settings: Settings) -> str:

@@ -71,8 +71,11 @@ def test_spf_is_configurable(dkim: DkimKey) -> None:
     assert _value(settings, dkim, "SPF")[1] == "v=spf1 mx include:relay.example.net ~all"
 
 
-def test_dmarc_default_policy_without_reports(dkim: DkimKey) -> None:
-    assert _value(_settings(), dkim, "DMARC") == ("_dmarc.example.org", "v=DMARC1; p=quarantine")
+def test_dmarc_default_quarantines_and_reports_to_the_domains_postmaster(dkim: DkimKey) -> None:
+    assert _value(_settings(), dkim, "DMARC") == (
+        "_dmarc.example.org",
+        "v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org",
+    )
 
 
 def test_dmarc_policy_and_rua_are_configurable(dkim: DkimKey) -> None:
