@@ -13,7 +13,6 @@ from invoke.tasks import task
 from provision import client, deploy, dkim, image, operate
 from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
 from provision.console import err, out, progress, user_errors
-from provision.container import find_container
 from provision.dkim_rotate import rotate_dkim
 from provision.dns import publish as dns_publish
 from provision.request_mail import FORMATS
@@ -141,10 +140,8 @@ def trust(c: Context, path: str, config: str | None = None) -> None:
         settings = load_settings(config_path) if config_path.exists() else _settings(None)
         fpr = client.trust(settings, config_path, Path(path), client.user_gpg())
         out.print(f"trusted {fpr} (in {config_path})", soft_wrap=True)
-        settings = load_settings(config_path)
-        docker_client = image.docker_client()
-        if find_container(docker_client, settings.container_name) is not None:
-            result = deploy.provision(settings, docker_client, progress)
+        result = deploy.update_running(load_settings(config_path), image.docker_client(), progress)
+        if result is not None:
             out.print(f"server updated ({result.action.value})")
 
 
@@ -235,9 +232,8 @@ def dkim_rotate(
         until = rotation.remove_after.strftime("%Y-%m-%d %H:%M:%S %Z")
         out.print(f"  {rotation.old} stays published until {until}; the next dns-update after")
         out.print("  that removes it")
-        docker_client = image.docker_client()
-        if find_container(docker_client, settings.container_name) is not None:
-            result = deploy.provision(settings, docker_client, progress)
+        result = deploy.update_running(settings, image.docker_client(), progress)
+        if result is not None:
             out.print(f"  opendkim in {settings.container_name}: {result.action.value}")
 
 
@@ -283,9 +279,10 @@ def server_key(c: Context, config: str | None = None) -> None:
         state.ensure()
         key, created = ensure_server_key(state, settings.request_recipient)
         err.print(f"{'created' if created else 'existing'} server key {key.fingerprint}")
-        docker_client = image.docker_client()
-        if created and find_container(docker_client, settings.container_name) is not None:
-            result = deploy.provision(settings, docker_client, progress)
+        result = (
+            deploy.update_running(settings, image.docker_client(), progress) if created else None
+        )
+        if result is not None:
             err.print(f"server updated ({result.action.value})")
         print(key.public, end="")
 

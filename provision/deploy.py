@@ -166,6 +166,16 @@ def provision(
     return ProvisionResult(action, built, container.id, banner, dkim)
 
 
+def update_running(
+    settings: Settings, client: docker.DockerClient, progress: Progress
+) -> ProvisionResult | None:
+    """Apply changed state (keys, trusted keys, DKIM selector) to the container when there is
+    one; None when there is none (the next `invoke provision` uses the state)."""
+    if find_container(client, settings.container_name) is None:
+        return None
+    return provision(settings, client, progress)
+
+
 @dataclass(frozen=True)
 class CertsOutcome:
     certificate: CertResult
