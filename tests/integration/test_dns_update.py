@@ -189,7 +189,7 @@ def test_changed_setting_is_reported_and_applied(
     assert run.code == 0, run.stderr
     assert "~ changed   DMARC    _dmarc.change.mailsh.test TXT" in run.stdout
     assert _answer(lab_dns.resolver(), "_dmarc.change.mailsh.test", "TXT") == (
-        "v=DMARC1; p=reject",
+        "v=DMARC1; p=reject; rua=mailto:postmaster@change.mailsh.test",
     )
 
 
