@@ -10,10 +10,10 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from provision import client, deploy, image, operate
+from provision import client, deploy, dkim, image, operate
 from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
 from provision.console import err, out, progress, user_errors
-from provision.container import find_container
+from provision.dkim_rotate import rotate_dkim
 from provision.dns import publish as dns_publish
 from provision.request_mail import FORMATS
 from provision.server_key import ensure_server_key
@@ -38,8 +38,8 @@ def provision(c: Context, config: str | None = None, debug: bool = False) -> Non
         out.print(f"  https     {settings.ports.bind}:{settings.ports.https} -> 443")
         out.print(f"  banner    {result.banner}")
         out.print(f"  requests  {settings.request_recipient}")
-        out.print(f"  dkim      {settings.dkim.selector} key sha256:{result.dkim.fingerprint}")
-        dns_report = dns_publish.provision_dns(settings, result.dkim, os.environ, progress)
+        out.print(f"  dkim      {result.dkim.selector} key sha256:{result.dkim.fingerprint}")
+        dns_report = dns_publish.provision_dns(settings, os.environ, progress)
         out.print("  DNS records:" if dns_report.zone_fragment is None else "  publish these:")
         for line in dns_publish.report_lines(dns_report):
             out.print(f"    {line}", markup=False, soft_wrap=True)
@@ -63,6 +63,9 @@ def status(c: Context, config: str | None = None) -> None:
     """Show the container, its health and its services."""
     with user_errors():
         settings = _settings(config)
+        state = StateDir(settings.state_dir.resolve())
+        for line in dkim.describe(dkim.load_selectors(state, settings.dkim.selector)):
+            out.print(f"dkim: {line}", markup=False)
         st = operate.status(settings, image.docker_client())
         if st is None:
             raise Exit(f"no container {settings.container_name} (run `invoke provision`)", code=1)
@@ -137,10 +140,8 @@ def trust(c: Context, path: str, config: str | None = None) -> None:
         settings = load_settings(config_path) if config_path.exists() else _settings(None)
         fpr = client.trust(settings, config_path, Path(path), client.user_gpg())
         out.print(f"trusted {fpr} (in {config_path})", soft_wrap=True)
-        settings = load_settings(config_path)
-        docker_client = image.docker_client()
-        if find_container(docker_client, settings.container_name) is not None:
-            result = deploy.provision(settings, docker_client, progress)
+        result = deploy.update_running(load_settings(config_path), image.docker_client(), progress)
+        if result is not None:
             out.print(f"server updated ({result.action.value})")
 
 
@@ -207,10 +208,33 @@ def dns_update(
     """Publish the mail records (A, MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT) and show the diff."""
     with user_errors(debug):
         settings = _settings(config)
-        dkim = dns_publish.dkim_key(settings, progress)
-        report = dns_publish.update_dns(settings, dkim, os.environ, progress, dry_run=dry_run)
+        report = dns_publish.update_dns(settings, os.environ, progress, dry_run=dry_run)
         for line in dns_publish.report_lines(report):
             out.print(line, markup=False, soft_wrap=True)
+
+
+@task(
+    name="dkim-rotate",
+    help={
+        **CONFIG_HELP,
+        "grace": "how long the old selector stays published (default 7d; d, h, m or s)",
+        "debug": "show tracebacks",
+    },
+)
+def dkim_rotate(
+    c: Context, config: str | None = None, grace: str = "7d", debug: bool = False
+) -> None:
+    """New DKIM selector: publish it, sign with it once visible, retire the old one later."""
+    with user_errors(debug):
+        settings = _settings(config)
+        rotation = rotate_dkim(settings, os.environ, progress, dkim.parse_duration(grace))
+        out.print(f"DKIM selector {rotation.new} signs (visible after {rotation.waited_s:.1f} s)")
+        until = rotation.remove_after.strftime("%Y-%m-%d %H:%M:%S %Z")
+        out.print(f"  {rotation.old} stays published until {until}; the next dns-update after")
+        out.print("  that removes it")
+        result = deploy.update_running(settings, image.docker_client(), progress)
+        if result is not None:
+            out.print(f"  opendkim in {settings.container_name}: {result.action.value}")
 
 
 @task(
@@ -255,9 +279,10 @@ def server_key(c: Context, config: str | None = None) -> None:
         state.ensure()
         key, created = ensure_server_key(state, settings.request_recipient)
         err.print(f"{'created' if created else 'existing'} server key {key.fingerprint}")
-        docker_client = image.docker_client()
-        if created and find_container(docker_client, settings.container_name) is not None:
-            result = deploy.provision(settings, docker_client, progress)
+        result = (
+            deploy.update_running(settings, image.docker_client(), progress) if created else None
+        )
+        if result is not None:
             err.print(f"server updated ({result.action.value})")
         print(key.public, end="")
 

@@ -19,7 +19,7 @@ from provision import acme
 from provision.config import Settings
 from provision.dns.propagation import authoritative_servers, wait_for_txt
 from provision.dns.provider import DnsProvider
-from provision.dns.publish import make_provider
+from provision.dns.registry import make_provider
 from provision.errors import ConfigError
 from provision.render import site_names
 from provision.state import StateDir, install_certificate
@@ -90,7 +90,7 @@ def dns_provider(settings: Settings, environ: Mapping[str, str]) -> DnsProvider:
     if provider is None:
         raise ConfigError(
             f'dns.provider = "{settings.dns.provider}" cannot publish ACME DNS-01 challenges',
-            hint='set [dns] provider = "rfc2136" or "duckdns"',
+            hint="set [dns] provider to one that publishes through an API, like rfc2136",
         )
     return provider
 
@@ -137,8 +137,7 @@ def ensure_acme_certificate(
         provider,
         wait_published or authoritative_waiter(settings),
         progress,
-        # DuckDNS holds one TXT for the name and all below it: one challenge at a time.
-        one_at_a_time=settings.dns.provider == "duckdns",
+        one_at_a_time=provider.capabilities.serial_challenges,
     )
     state.ensure()
     install_certificate(state, issued.fullchain_pem, issued.key_pem)

@@ -26,6 +26,14 @@ def _domain_name(value: str) -> str:
     return name
 
 
+def _zone_name(value: str) -> str:
+    """A zone: a domain name, or a single label (a private TLD such as `test`)."""
+    name = value.strip().rstrip(".").lower()
+    if _LABEL.match(name) and not name.isdigit():
+        return name
+    return _domain_name(value)
+
+
 def _email(value: str) -> str:
     local, sep, domain = value.rpartition("@")
     if not sep or not local or any(c.isspace() for c in local):
@@ -67,6 +75,7 @@ def ip_address(value: str) -> str:
 
 
 DomainName = Annotated[str, AfterValidator(_domain_name)]
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
 Email = Annotated[str, AfterValidator(_email)]
 Fingerprint = Annotated[str, AfterValidator(_fingerprint)]
 UnixUser = Annotated[str, AfterValidator(_unix_user)]

@@ -26,7 +26,7 @@ from provision.container import (
     run_spec,
     wait_healthy,
 )
-from provision.dns.publish import dkim_key
+from provision.dkim import signing_key
 from provision.errors import MailshError
 from provision.files import write_atomic
 from provision.image import ensure_image
@@ -63,7 +63,7 @@ def prepare_state(
 ) -> tuple[StateDir, DkimKey, str]:
     """Keys, certificate and rendered configs in the state dir; returns the config hash."""
     state = StateDir(settings.state_dir.resolve())
-    dkim = dkim_key(settings, progress)
+    dkim = signing_key(state, settings.dkim.selector, settings.dkim.bits, progress)
     if settings.tls.mode == "self-signed":
         if ensure_self_signed(state, site_names(settings)):
             progress("created a self-signed certificate")
@@ -80,7 +80,7 @@ def prepare_state(
         "server-key": b"".join(p.read_bytes() for p in sorted(state.root.glob("server-key/*"))),
         "relay": _write_relay_secret(settings, state, environ),
     }
-    digest = write_rendered(state.rendered, render_configs(settings), extra)
+    digest = write_rendered(state.rendered, render_configs(settings, dkim.selector), extra)
     return state, dkim, digest
 
 
@@ -164,6 +164,16 @@ def provision(
     if action == Action.RELOADED and applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new configuration")
     return ProvisionResult(action, built, container.id, banner, dkim)
+
+
+def update_running(
+    settings: Settings, client: docker.DockerClient, progress: Progress
+) -> ProvisionResult | None:
+    """Apply changed state (keys, trusted keys, DKIM selector) to the container when there is
+    one; None when there is none (the next `invoke provision` uses the state)."""
+    if find_container(client, settings.container_name) is None:
+        return None
+    return provision(settings, client, progress)
 
 
 @dataclass(frozen=True)

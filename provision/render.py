@@ -17,6 +17,7 @@ import jinja2
 from mailsh_server import protocol
 from provision.config import Settings
 from provision.dns.records import mta_sts_host, mta_sts_policy
+from provision.dns.registry import capabilities
 from provision.files import write_atomic
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -72,7 +73,9 @@ def site_names(settings: Settings) -> list[str]:
     return names
 
 
-def template_values(settings: Settings) -> dict[str, Any]:
+def template_values(settings: Settings, dkim_selector: str | None = None) -> dict[str, Any]:
+    """Values the templates place; `dkim_selector` is the one that signs (after a rotation,
+    not `[dkim] selector`)."""
     admin = settings.postmaster
     external_admin = not admin.endswith("@" + settings.domain) and not admin.endswith(
         "@" + settings.fqdn
@@ -80,7 +83,7 @@ def template_values(settings: Settings) -> dict[str, Any]:
     return {
         "hostname": settings.fqdn,
         "domain": settings.domain,
-        "selector": settings.dkim.selector,
+        "selector": dkim_selector or settings.dkim.selector,
         "relay": settings.relay,
         "message_size_limit": settings.smtp.max_message_mb * 1024 * 1024,
         "admin_mailbox": admin if external_admin else "mailadmin",
@@ -118,7 +121,7 @@ def catches_replies(settings: Settings) -> bool:
     return (
         settings.relay is None
         and settings.tls.mode == "self-signed"
-        and settings.dns.provider == "manual"
+        and capabilities(settings).manual
     )
 
 
@@ -152,10 +155,10 @@ def server_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def render_configs(settings: Settings) -> dict[str, str]:
+def render_configs(settings: Settings, dkim_selector: str | None = None) -> dict[str, str]:
     """Every rendered config file, keyed by its path under state/rendered."""
     env = _environment()
-    values = template_values(settings)
+    values = template_values(settings, dkim_selector)
     files = {path: env.get_template(t).render(values) for path, t in CONFIG_TEMPLATES.items()}
     files["mailsh/server.json"] = json.dumps(server_settings(settings), indent=2) + "\n"
     if settings.mta_sts.enabled:

@@ -68,18 +68,26 @@ def check_aaaa(target: Target) -> Outcome:
     return _address_outcome(target.hostname, "AAAA", target.ipv6, have)
 
 
-def mx_outcome(domain: str, hostname: str, records: list[tuple[int, str]]) -> Outcome:
+def mx_outcome(
+    domain: str, hostname: str, records: list[tuple[int, str]], domain_addresses: list[str]
+) -> Outcome:
+    """The MX must name the hostname. Without any MX, mail still goes to the domain's own
+    address (implicit MX, RFC 5321 §5.1): a warning when there is one, else a failure."""
     shown = ", ".join(f"{pref} {name}" for pref, name in records) or "no MX record"
     expected = f"MX {domain} -> {hostname}"
+    publish = f"publish {domain} MX 10 {hostname} (invoke dns-update)"
     if any(name == hostname for _, name in records):
         return passed(shown, expected)
-    return Outcome(
-        Status.FAIL, shown, expected, f"publish {domain} MX 10 {hostname} (invoke dns-update)"
-    )
+    if not records and domain_addresses:
+        implicit = f"no MX record: mail goes to {domain}'s address {domain_addresses[0]}"
+        return Outcome(Status.WARN, implicit, expected, publish)
+    return Outcome(Status.FAIL, shown, expected, publish)
 
 
 def check_mx(target: Target) -> Outcome:
-    return mx_outcome(target.domain, target.hostname, lookup.mx(target.resolver, target.domain))
+    records = lookup.mx(target.resolver, target.domain)
+    addresses = [] if records else lookup.addresses(target.resolver, target.domain, "A")
+    return mx_outcome(target.domain, target.hostname, records, addresses)
 
 
 def fcrdns_outcome(ip: str, hostname: str, names: list[str], confirmed: dict[str, bool]) -> Outcome:

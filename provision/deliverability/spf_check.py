@@ -1,15 +1,15 @@
 """The SPF check: one record, valid, within the lookup limits, authorizing the server's IP.
 
-Authorization is evaluated by pyspf. pyspf takes its DNS from the module-level
-`spf.DNSLookup` (its own test suite swaps it the same way); we swap in a lookup
-over the caller's resolver for the duration of one evaluation, under a lock.
+checkdmarc parses and walks the record (checkdmarc_parse.py); authorization is
+evaluated by pyspf. pyspf takes its DNS from the module-level `spf.DNSLookup`
+(its own test suite swaps it the same way); we swap in a lookup over the
+caller's resolver for the duration of one evaluation, under a lock.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import dns.exception
@@ -17,93 +17,26 @@ import dns.resolver
 import spf
 
 from provision.deliverability import lookup
-from provision.deliverability.dns_records import public_ip
-from provision.deliverability.result import Outcome, Problem, Status, combine, passed
-from provision.deliverability.spf_record import (
-    MAX_LOOKUPS,
-    MAX_VOID_LOOKUPS,
-    SpfSyntaxError,
-    all_qualifier,
-    parse_spf,
-    redirect_target,
-    spf_records,
+from provision.deliverability.checkdmarc_parse import (
+    RecordError,
+    TooManyVoidLookups,
+    is_spf,
+    walk_spf,
 )
+from provision.deliverability.dns_records import public_ip
+from provision.deliverability.result import Outcome, Problem, Status, combine
 from provision.deliverability.target import Target
+from provision.dns.records import HELO_SPF
 
-DEFAULT_RECORD = "v=spf1 a mx -all"
-MAX_DEPTH = 10
+# RFC 7208 §4.6.4: at most 10 DNS-querying terms and 2 lookups that find nothing.
+MAX_LOOKUPS = 10
+MAX_VOID_LOOKUPS = 2
 _PYSPF_DNS = threading.Lock()
 
 
-@dataclass
-class SpfTally:
-    """What walking a record and everything it includes found."""
-
-    lookups: int = 0
-    void: int = 0
-    final_all: str | None = None
-    problems: list[Problem] = field(default_factory=list)
-
-
-def _void(tally: SpfTally, found: list[Any]) -> None:
-    if not found:
-        tally.void += 1
-
-
-def tally_record(
-    resolver: dns.resolver.Resolver, domain: str, record: str, tally: SpfTally, depth: int = 0
-) -> None:
-    """Count DNS-querying terms and void lookups through include: and redirect=, recursively."""
-    terms = parse_spf(record)
-    if depth == 0:
-        tally.final_all = all_qualifier(terms)
-    for term in terms:
-        target = term.value or domain
-        if term.name in ("a", "mx", "ptr", "exists", "include"):
-            tally.lookups += 1
-        if term.has_macro:
-            continue  # depends on the sender: counted, not followed
-        if term.name == "a":
-            _void(tally, lookup.addresses(resolver, target, "A"))
-        elif term.name == "mx":
-            _void(tally, lookup.mx(resolver, target))
-        elif term.name == "ptr":
-            tally.problems.append(
-                Problem(Status.WARN, "uses ptr (deprecated, slow)", "replace ptr with a or ip4")
-            )
-        elif term.name == "include":
-            _follow(resolver, target, tally, depth, redirect=False)
-    redirect = redirect_target(terms)
-    if redirect and "%" not in redirect:
-        tally.lookups += 1
-        _follow(resolver, redirect, tally, depth, redirect=True)
-
-
-def _follow(
-    resolver: dns.resolver.Resolver, domain: str, tally: SpfTally, depth: int, redirect: bool
-) -> None:
-    kind = "redirect=" if redirect else "include:"
-    if depth >= MAX_DEPTH:
-        tally.problems.append(Problem(Status.FAIL, f"{kind}{domain} loops", "remove the loop"))
-        return
-    records = spf_records(lookup.txt(resolver, domain))
-    if len(records) != 1:
-        tally.void += not records
-        tally.problems.append(
-            Problem(
-                Status.FAIL,
-                f"{kind}{domain} has {len(records) or 'no'} SPF records",
-                f"fix or remove {kind}{domain}",
-            )
-        )
-        return
-    try:
-        tally_record(resolver, domain, records[0], tally, depth + 1)
-    except SpfSyntaxError as e:
-        tally.problems.append(Problem(Status.FAIL, f"{kind}{domain}: {e}", f"fix {domain}'s SPF"))
-        return
-    if redirect:
-        tally.final_all = all_qualifier(parse_spf(records[0]))
+def spf_records(txt_values: list[str]) -> list[str]:
+    """The TXT values that are SPF records (version tag `v=spf1`, alone or followed by a space)."""
+    return [t for t in txt_values if is_spf(t)]
 
 
 def pyspf_lookup(resolver: dns.resolver.Resolver) -> Callable[..., list[tuple[Any, Any]]]:
@@ -146,16 +79,21 @@ def evaluate_spf(resolver: dns.resolver.Resolver, ip: str, sender: str, helo: st
 
 
 ALL_PROBLEMS = {
-    "+": Problem(Status.FAIL, "+all authorizes every host", "end the record with -all"),
-    "?": Problem(Status.WARN, "?all says nothing about other hosts", "end the record with -all"),
-    None: Problem(Status.WARN, "no all at the end", "end the record with -all"),
+    "pass": Problem(Status.FAIL, "+all authorizes every host", "end the record with -all"),
+    "neutral": Problem(
+        Status.WARN, "?all (or no all) says nothing about other hosts", "end the record with -all"
+    ),
 }
+VOID_FIX = (
+    "remove the terms that name domains without records, or publish those records "
+    "(receivers count void lookups, RFC 7208 §4.6.4)"
+)
 
 
 def check_spf(target: Target) -> Outcome:
     domain = target.domain
     records = spf_records(lookup.txt(target.resolver, domain))
-    publish = f'publish {domain} TXT "{DEFAULT_RECORD}" (invoke dns-update)'
+    publish = f'publish {domain} TXT "{target.spf_record}" (invoke dns-update)'
     if not records:
         return Outcome(Status.FAIL, "no SPF record", "one v=spf1 record", publish)
     if len(records) > 1:
@@ -167,30 +105,34 @@ def check_spf(target: Target) -> Outcome:
         )
     record = records[0]
     expected = f"one valid record authorizing the server, <= {MAX_LOOKUPS} lookups, -all"
-    tally = SpfTally()
     try:
-        tally_record(target.resolver, domain, record, tally)
-    except SpfSyntaxError as e:
-        return Outcome(Status.FAIL, f"{record!r}: {e}", expected, f"fix the syntax or {publish}")
-    problems = list(tally.problems)
-    if tally.lookups > MAX_LOOKUPS:
+        walk = walk_spf(record, domain, target.resolver)
+    except TooManyVoidLookups as e:
+        return Outcome(
+            Status.FAIL,
+            f"{record!r}: {e.void} void lookups (max {MAX_VOID_LOOKUPS})",
+            expected,
+            VOID_FIX,
+        )
+    except RecordError as e:
+        return Outcome(Status.FAIL, f"{record!r}: {e}", expected, f"fix it, or {publish}")
+    problems = [Problem(Status.WARN, w, VOID_FIX) for w in walk.warnings]
+    if walk.void and not walk.warnings:
+        problems.append(Problem(Status.WARN, f"{walk.void} void lookup(s)", VOID_FIX))
+    if walk.lookups > MAX_LOOKUPS:
         problems.append(
             Problem(
                 Status.FAIL,
-                f"{tally.lookups} DNS-querying terms (max {MAX_LOOKUPS})",
+                f"{walk.lookups} DNS-querying terms (max {MAX_LOOKUPS})",
                 "replace include:/a/mx terms by ip4:/ip6: networks",
             )
         )
-    if tally.void > MAX_VOID_LOOKUPS:
+    if "ptr" in walk.mechanisms:
         problems.append(
-            Problem(
-                Status.FAIL,
-                f"{tally.void} void lookups (max {MAX_VOID_LOOKUPS})",
-                "remove terms naming domains without records",
-            )
+            Problem(Status.WARN, "uses ptr (deprecated, slow)", "replace ptr with a or ip4")
         )
-    if tally.final_all not in ("-", "~"):
-        problems.append(ALL_PROBLEMS[tally.final_all])
+    if walk.all in ALL_PROBLEMS:
+        problems.append(ALL_PROBLEMS[walk.all])
     ip = public_ip(target)
     verdict = "not evaluated (no public IP known)"
     if ip is not None:
@@ -208,7 +150,7 @@ def check_spf(target: Target) -> Outcome:
             problems.append(
                 Problem(Status.FAIL, f"{ip} gets {verdict}", f"add {mechanism} (or a/mx) to it")
             )
-    observed = f"{record!r}: {ip} {verdict}, {tally.lookups} lookups, {tally.void} void"
+    observed = f"{record!r}: {ip} {verdict}, {walk.lookups} lookups, {walk.void} void"
     return combine(problems, observed, expected)
 
 
@@ -216,16 +158,21 @@ def check_spf_helo(target: Target) -> Outcome:
     """Replies leave with a null envelope sender: receivers judge SPF on the HELO name."""
     host = target.hostname
     expected = f"{host} TXT authorizing the server (null-sender mail: the replies)"
-    publish = f'publish {host} TXT "v=spf1 a -all" (invoke dns-update)'
+    publish = f'publish {host} TXT "{HELO_SPF}" (invoke dns-update)'
     records = spf_records(lookup.txt(target.resolver, host))
     if not records:
         return Outcome(Status.WARN, "no SPF record: replies get spf=none", expected, publish)
     if len(records) > 1:
         return Outcome(Status.FAIL, f"{len(records)} SPF records", expected, "keep one")
+    try:
+        walk = walk_spf(records[0], host, target.resolver)
+    except RecordError as e:
+        return Outcome(Status.FAIL, f"{records[0]!r}: {e}", expected, publish)
+    problems = [Problem(Status.WARN, w, VOID_FIX) for w in walk.warnings]
     ip = public_ip(target)
     if ip is None:
         return Outcome(Status.FAIL, "no public IP known", expected, "set [dns] ip in mailsh.toml")
     verdict = evaluate_spf(target.resolver, ip, "", host)
-    if verdict == "pass":
-        return passed(f"{records[0]!r}: {ip} pass", expected)
-    return Outcome(Status.FAIL, f"{records[0]!r}: {ip} {verdict}", expected, publish)
+    if verdict != "pass":
+        problems.append(Problem(Status.FAIL, f"{ip} gets {verdict}", publish))
+    return combine(problems, f"{records[0]!r}: {ip} {verdict}", expected)

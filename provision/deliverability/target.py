@@ -11,6 +11,9 @@ import dns.resolver
 
 from provision.config import Settings
 from provision.deliverability.lookup import make_resolver
+from provision.dkim import load_selectors
+from provision.dns.records import spf_value
+from provision.dns.registry import capabilities
 from provision.state import DkimKey, StateDir
 
 
@@ -57,6 +60,8 @@ class Target:
     # Sends a signed command and returns the raw reply (`--send`); None skips end-to-end.
     send_probe: Callable[[str], bytes] | None = field(default=None, repr=False, compare=False)
     reply_timeout_s: float = 60.0
+    # The SPF record `dns-update` publishes (what a fix suggests).
+    spf_record: str = "v=spf1 mx -all"
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
@@ -83,6 +88,8 @@ def target_from_settings(
 ) -> Target:
     d = settings.deliverability
     bind = _local(settings.ports.bind)
+    state = StateDir(settings.state_dir)
+    selector = load_selectors(state, settings.dkim.selector).signing
     relay = (
         Relay(Endpoint(settings.relay.host, settings.relay.port), settings.relay.starttls)
         if settings.relay
@@ -93,8 +100,8 @@ def target_from_settings(
         hostname=settings.fqdn,
         ip=settings.dns.ip,
         ipv6=settings.dns.ipv6,
-        selector=settings.dkim.selector,
-        dkim_public_b64=dkim_public_key(StateDir(settings.state_dir), settings.dkim.selector),
+        selector=selector,
+        dkim_public_b64=dkim_public_key(state, selector),
         smtp=Endpoint.parse(d.smtp) if d.smtp else Endpoint(bind, settings.ports.smtp),
         https=Endpoint.parse(d.https) if d.https else Endpoint(bind, settings.ports.https),
         ca_bundle=d.ca_bundle,
@@ -107,4 +114,5 @@ def target_from_settings(
         resolver=resolver or make_resolver(d.resolvers, d.timeout_s),
         send_probe=send_probe,
         reply_timeout_s=d.reply_timeout_s,
+        spf_record=spf_value(settings, capabilities(settings)),
     )

@@ -1,19 +1,22 @@
 """Read, diff, apply: from current and desired records to the updates to send.
 
-`plan_changes` is pure; `read_current` and `apply_changes` are the two calls
-that touch the provider.
+`plan_changes` is pure; `read_current` and `send_changes` are the calls that
+touch the provider. One run sends one update whose prerequisites are the values
+read; when the zone changed in between, it is read again and the update retried
+once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from provision.dns.provider import DnsProvider, Record, RecordType
+from provision.dns.provider import DnsProvider, Record, RecordType, Slot, ZoneChanged
 from provision.dns.records import MailRecord
 
-Slot = tuple[str, RecordType]
+Progress = Callable[[str], None]
+ATTEMPTS = 2
 
 
 class Action(StrEnum):
@@ -83,15 +86,38 @@ def read_current(
     return {slot: provider.read(*slot) for slot in slots}
 
 
-def apply_changes(provider: DnsProvider, changes: Sequence[Change]) -> list[Change]:
-    """Send the updates (nothing for unchanged records); returns the changes sent."""
-    sent = []
-    for change in changes:
-        if change.action == Action.UNCHANGED:
+@dataclass(frozen=True)
+class Sent:
+    """What `send_changes` did: the plan it settled on, the changes sent, the attempts."""
+
+    changes: list[Change]
+    sent: list[Change]
+    attempts: int
+
+
+def pending(changes: Sequence[Change]) -> list[Change]:
+    return [c for c in changes if c.action != Action.UNCHANGED]
+
+
+def send_changes(provider: DnsProvider, desired: Sequence[MailRecord], progress: Progress) -> Sent:
+    """Read, diff and apply in one update conditioned on what was read; when the zone
+    changed in between, read again and retry once. With nothing to change, the
+    provider proves its credentials instead, so a refused key is noticed on every run."""
+    for attempt in range(1, ATTEMPTS + 1):
+        current = read_current(provider, desired)
+        changes = plan_changes(desired, current)
+        todo = pending(changes)
+        if not todo:
+            provider.authenticate()
+            return Sent(changes, [], attempt)
+        try:
+            provider.apply([c.record for c in todo], current)
+        except ZoneChanged as e:
+            if attempt == ATTEMPTS:
+                raise ZoneChanged(
+                    f"{e.message}, twice in a row", hint="something else is editing the zone"
+                ) from e
+            progress(f"{e.message}: reading it again")
             continue
-        if change.new:
-            provider.set(change.record)
-        else:
-            provider.delete(change.name, change.rtype)
-        sent.append(change)
-    return sent
+        return Sent(changes, todo, attempt)
+    raise AssertionError("unreachable")

@@ -10,15 +10,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import dns.resolver
 import requests
 
 from provision.config import secret
-from provision.dns.authoritative import Server, find_nameservers, query_values
-from provision.dns.provider import Record, RecordType, Unpublishable
+from provision.dns.authoritative import Server, find_nameservers, parse_servers, query_values
+from provision.dns.provider import (
+    Capabilities,
+    Record,
+    RecordType,
+    Slot,
+    Unpublishable,
+    apply_in_sequence,
+)
 from provision.dns.settings import DuckDnsSettings
 from provision.errors import DnsError
+
+if TYPE_CHECKING:
+    from provision.config import Settings
+
+# One TXT for the name and all below it: ACME challenges go one at a time, and there is no MX.
+CAPABILITIES = Capabilities(single_txt=True, serial_challenges=True, mx=False)
 
 TxtChoice = str  # "spf" | "dkim" | "dmarc"
 
@@ -57,6 +71,7 @@ class DuckDnsProvider:
     """Publish through the DuckDNS update API; read from the zone's authoritative servers."""
 
     name = "duckdns"
+    capabilities = CAPABILITIES
 
     def __init__(
         self,
@@ -103,6 +118,11 @@ class DuckDnsProvider:
             timeout=settings.timeout_s,
             retries=settings.retries,
         )
+
+    @classmethod
+    def from_config(cls, settings: Settings, environ: Mapping[str, str]) -> DuckDnsProvider:
+        servers = parse_servers(settings.dns.nameservers)
+        return cls.from_settings(settings.dns.duckdns, settings.domain, environ, servers)
 
     @property
     def fqdn(self) -> str:
@@ -188,6 +208,18 @@ class DuckDnsProvider:
                 self.set(Record(self.fqdn, other, kept[:1]))
         else:
             raise DnsError(f"duckdns: has no {rtype} records to delete")
+
+    def apply(self, records: Sequence[Record], expected: Mapping[Slot, tuple[str, ...]]) -> None:
+        """DuckDNS has no transactions and no prerequisites: one call per record."""
+        apply_in_sequence(self, records)
+
+    def authenticate(self) -> None:
+        """A call that changes nothing (the TXT set to what it is) proves the token."""
+        current = self.read(self.fqdn, "TXT")
+        if len(current) == 1:
+            self._update(txt=current[0])
+        else:
+            self._update(txt="", clear="true")
 
     def _check(self, name: str) -> None:
         if not self._covers(name):

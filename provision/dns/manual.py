@@ -16,7 +16,7 @@ def zone_fragment(records: Sequence[MailRecord]) -> str:
         rec = m.record
         owner = f"{rec.name}.".ljust(width)
         if not rec.values:
-            lines.append(f"; {owner} no {rec.rtype} record ({m.kind} not configured)")
+            lines.append(f"; {owner} no {rec.rtype} record ({m.kind}: remove it if present)")
             continue
         if m.shared_prefix:
             lines.append(f"; {m.kind}: replaces any other {m.shared_prefix} value at {rec.name}")

@@ -8,11 +8,14 @@ them ("192.0.2.1", "10 mail.example.org.").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from provision.errors import DnsError
+
 RecordType = Literal["A", "AAAA", "MX", "TXT", "CNAME", "PTR"]
+Slot = tuple[str, RecordType]
 
 TXT_STRING_MAX = 255
 
@@ -33,10 +36,34 @@ class Unpublishable:
     reason: str
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do; callers ask these, never the provider's name.
+
+    `single_txt`: one TXT value (and one address) answers for the name and every
+    name below it (DuckDNS). `serial_challenges`: ACME challenges must go one at a
+    time. `mx`: MX records can be published. `atomic`: every change of a run goes
+    in one transaction with prerequisites. `manual`: nothing is published through
+    an API; the user adds the printed zone fragment.
+    """
+
+    single_txt: bool = False
+    serial_challenges: bool = False
+    mx: bool = True
+    atomic: bool = False
+    manual: bool = False
+
+
+class ZoneChanged(DnsError):
+    """The zone no longer holds what was read: the update was refused as a whole."""
+
+
 class DnsProvider(Protocol):
-    """Read current values, set (replace all values of a name and type), delete."""
+    """Read current values, set (replace all values of a name and type), delete, apply a
+    whole set of changes, and prove the credentials."""
 
     name: str
+    capabilities: Capabilities
 
     def publishable(self, records: Sequence[Record]) -> tuple[list[Record], list[Unpublishable]]:
         """Split `records` into those this provider can publish together and the rest."""
@@ -52,6 +79,16 @@ class DnsProvider(Protocol):
 
     def delete(self, name: str, rtype: RecordType) -> None:
         """Remove every value of (name, rtype); no error when there is none."""
+        ...
+
+    def apply(self, records: Sequence[Record], expected: Mapping[Slot, tuple[str, ...]]) -> None:
+        """Replace each (name, type) with its record's values (none: delete it). An atomic
+        provider sends it all at once, only if the zone still holds `expected` (else
+        ZoneChanged); the others in sequence."""
+        ...
+
+    def authenticate(self) -> None:
+        """Prove the credentials without changing anything; DnsError when refused."""
         ...
 
 
@@ -70,3 +107,12 @@ def txt_strings(value: str) -> tuple[bytes, ...]:
 def all_publishable(records: Sequence[Record]) -> tuple[list[Record], list[Unpublishable]]:
     """For providers that can hold any set of records."""
     return list(records), []
+
+
+def apply_in_sequence(provider: DnsProvider, records: Sequence[Record]) -> None:
+    """`apply` for providers without transactions: one call per record."""
+    for record in records:
+        if record.values:
+            provider.set(record)
+        else:
+            provider.delete(record.name, record.rtype)

@@ -3,18 +3,19 @@ apply it, then wait until the authoritative servers answer the new values."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from provision.config import Settings
-from provision.dns.changes import Action, Change, apply_changes, plan_changes, read_current
-from provision.dns.duckdns import DuckDnsProvider
+from provision.dkim import load_selectors, record_values, remove_expired
+from provision.dns.changes import Action, Change, plan_changes, read_current, send_changes
 from provision.dns.manual import zone_fragment
 from provision.dns.propagation import authoritative_servers, wait_for_records
 from provision.dns.provider import DnsProvider, Unpublishable
 from provision.dns.records import MailRecord, desired_records
-from provision.dns.rfc2136 import Rfc2136Provider
-from provision.state import DkimKey, StateDir, ensure_dkim_key
+from provision.dns.registry import capabilities, make_provider
+from provision.state import StateDir
 
 Progress = Callable[[str], None]
 
@@ -32,73 +33,72 @@ class DnsReport:
     sent: list[Change] = field(default_factory=list)
     waited_s: float | None = None
     zone_fragment: str | None = None
+    attempts: int = 1
 
 
-def dkim_key(settings: Settings, progress: Progress) -> DkimKey:
-    """The selector's DKIM key from the state dir (generated once, then always reused)."""
+def mail_records(
+    settings: Settings,
+    progress: Progress,
+    create: bool = True,
+    provider: DnsProvider | None = None,
+    now: dt.datetime | None = None,
+) -> list[MailRecord]:
+    """The records for the settings and the DKIM selectors in use. With `create` false
+    nothing is written: a DKIM key not generated yet is shown as to be generated."""
     state = StateDir(settings.state_dir.resolve())
-    state.ensure()
-    key, generated = ensure_dkim_key(state, settings.dkim.selector, settings.dkim.bits)
-    if generated:
-        progress(f"generated DKIM key {settings.dkim.selector} ({settings.dkim.bits} bits)")
-    return key
-
-
-def make_provider(settings: Settings, environ: Mapping[str, str]) -> DnsProvider | None:
-    """The configured provider (None for "manual"); secrets are read from `environ`."""
-    dns = settings.dns
-    if dns.provider == "rfc2136":
-        assert dns.rfc2136 is not None  # checked when the config was loaded
-        return Rfc2136Provider.from_settings(dns.rfc2136, settings.domain, environ)
-    if dns.provider == "duckdns":
-        servers = authoritative_servers(settings.domain, dns.nameservers) if dns.nameservers else ()
-        return DuckDnsProvider.from_settings(dns.duckdns, settings.domain, environ, servers)
-    return None
+    selectors = load_selectors(state, settings.dkim.selector)
+    now = now or dt.datetime.now(dt.UTC)
+    dkim = record_values(state, selectors, settings.dkim.bits, now, progress, create)
+    caps = provider.capabilities if provider else capabilities(settings)
+    return desired_records(settings, dkim, caps)
 
 
 def update_dns(
     settings: Settings,
-    dkim: DkimKey,
     environ: Mapping[str, str],
     progress: Progress,
     dry_run: bool = False,
     provider: DnsProvider | None = None,
+    now: dt.datetime | None = None,
 ) -> DnsReport:
-    """Publish the desired records through the provider (read, diff, apply, wait)."""
-    records = desired_records(settings, dkim)
+    """Publish the desired records through the provider (read, diff, apply, wait); a dry
+    run reads and proves the credentials, and writes nothing anywhere."""
     provider = provider or make_provider(settings, environ)
+    now = now or dt.datetime.now(dt.UTC)
+    records = mail_records(settings, progress, not dry_run, provider, now)
+    name = provider.name if provider else settings.dns.provider
     if provider is None:
-        return DnsReport("manual", records, zone_fragment=zone_fragment(records))
+        return DnsReport(name, records, zone_fragment=zone_fragment(records))
     publishable, dropped = provider.publishable([m.record for m in records])
     kept = [m for m in records if m.record in publishable]
     progress(f"reading {len(kept)} record(s) through {provider.name}")
-    changes = plan_changes(kept, read_current(provider, kept))
-    report = DnsReport(provider.name, records, changes, dropped, dry_run)
     if dry_run:
-        return report
-    sent = apply_changes(provider, changes)
+        changes = plan_changes(kept, read_current(provider, kept))
+        provider.authenticate()
+        return DnsReport(name, records, changes, dropped, dry_run=True)
+    outcome = send_changes(provider, kept, progress)
     waited = None
     timeout = settings.dns.propagation_timeout_s
-    if sent and timeout > 0:
-        servers = authoritative_servers(sent[0].name, settings.dns.nameservers)
-        progress(f"sent {len(sent)} update(s); waiting for {len(servers)} authoritative server(s)")
-        waited = wait_for_records([c.record for c in sent], servers, timeout, progress)
-    return DnsReport(provider.name, records, changes, dropped, False, sent, waited)
+    if outcome.sent and timeout > 0:
+        servers = authoritative_servers(outcome.sent[0].name, settings.dns.nameservers)
+        progress(f"sent {len(outcome.sent)} change(s); waiting for {len(servers)} server(s)")
+        waited = wait_for_records([c.record for c in outcome.sent], servers, timeout, progress)
+    # The zone now holds exactly the desired records: expired selectors are gone from it.
+    state = StateDir(settings.state_dir.resolve())
+    selectors = load_selectors(state, settings.dkim.selector)
+    remove_expired(state, selectors, selectors.expired(now))
+    return DnsReport(
+        name, records, outcome.changes, dropped, False, outcome.sent, waited, None, outcome.attempts
+    )
 
 
-def records_to_publish(settings: Settings, dkim: DkimKey) -> DnsReport:
-    """The records as a zone fragment, publishing nothing (`invoke provision` by default)."""
-    records = desired_records(settings, dkim)
+def provision_dns(settings: Settings, environ: Mapping[str, str], progress: Progress) -> DnsReport:
+    """For `invoke provision`: publish with `[dns] auto` and a provider, else show the
+    records (writing nothing)."""
+    if settings.dns.auto and not capabilities(settings).manual:
+        return update_dns(settings, environ, progress)
+    records = mail_records(settings, progress, create=False)
     return DnsReport(settings.dns.provider, records, zone_fragment=zone_fragment(records))
-
-
-def provision_dns(
-    settings: Settings, dkim: DkimKey, environ: Mapping[str, str], progress: Progress
-) -> DnsReport:
-    """For `invoke provision`: publish with `[dns] auto` and a provider, else show."""
-    if settings.dns.auto and settings.dns.provider != "manual":
-        return update_dns(settings, dkim, environ, progress)
-    return records_to_publish(settings, dkim)
 
 
 _MARK = {Action.ADDED: "+", Action.CHANGED: "~", Action.REMOVED: "-", Action.UNCHANGED: "="}
@@ -129,10 +129,13 @@ def report_lines(report: DnsReport) -> list[str]:
     counts = {a: sum(c.action == a for c in report.changes) for a in Action}
     summary = ", ".join(f"{n} {a.value}" for a, n in counts.items() if n)
     if report.dry_run:
-        lines.append(f"dry run, nothing changed ({summary or 'no records'})")
+        lines.append(f"dry run, nothing changed ({summary or 'no records'}); credentials accepted")
     elif report.sent:
         waited = f", answered after {report.waited_s:.1f} s" if report.waited_s is not None else ""
-        lines.append(f"{report.provider}: {summary}{waited}")
+        retried = ", retried once: the zone changed meanwhile" if report.attempts > 1 else ""
+        lines.append(f"{report.provider}: {summary}{retried}{waited}")
     else:
-        lines.append(f"{report.provider}: everything unchanged, no update sent")
+        lines.append(
+            f"{report.provider}: everything unchanged, no update sent; credentials accepted"
+        )
     return lines

@@ -1,19 +1,20 @@
 """The DNS records a deliverable mail domain needs: pure functions of settings and keys.
 
-For `domain` with server `fqdn` (DESIGN §5): A/AAAA of `fqdn` and of
-`mta-sts.<domain>` (when `[dns] ip`/`ipv6` are set), MX, SPF, DKIM
-(`<selector>._domainkey`), DMARC (`_dmarc`), MTA-STS (`_mta-sts`, its id a
-hash of the policy caddy serves) and TLS-RPT (`_smtp._tls`).
+For `domain` with server `fqdn`: A/AAAA of `fqdn` and of `mta-sts.<domain>`
+(when `[dns] ip`/`ipv6` are set), MX, SPF, DKIM (`<selector>._domainkey`, one
+per selector in use), DMARC (`_dmarc`), MTA-STS (`_mta-sts`, its id a hash of
+the policy caddy serves) and TLS-RPT (`_smtp._tls`).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from provision.config import Settings
-from provision.dns.provider import Record
-from provision.state import DkimKey
+from provision.dkim import DkimRecordValue
+from provision.dns.provider import Capabilities, Record
 
 SPF_PREFIX = "v=spf1"
 HELO_SPF = "v=spf1 a -all"
@@ -33,15 +34,34 @@ class MailRecord:
     shared_prefix: str | None = None
 
 
+def default_spf(settings: Settings, capabilities: Capabilities) -> str:
+    """SPF naming only what is published, so no term is a void lookup (RFC 7208 §4.6.4):
+    `mx` when the provider publishes MX, `a` when the domain itself has the address (the
+    hostname is the domain, or the provider answers it for every name below)."""
+    terms = []
+    own_address = settings.dns.ip is not None and (
+        settings.fqdn == settings.domain or capabilities.single_txt
+    )
+    if own_address or not capabilities.mx:
+        terms.append("a")
+    if capabilities.mx:
+        terms.append("mx")
+    return f"v=spf1 {' '.join(terms)} -all"
+
+
+def spf_value(settings: Settings, capabilities: Capabilities) -> str:
+    return settings.dns.spf or default_spf(settings, capabilities)
+
+
 def mx_value(settings: Settings) -> str:
     return f"10 {settings.fqdn}."
 
 
 def dmarc_value(settings: Settings) -> str:
-    value = f"v=DMARC1; p={settings.dns.dmarc_policy}"
-    if settings.dns.dmarc_rua:
-        value += f"; rua=mailto:{settings.dns.dmarc_rua}"
-    return value
+    """Aggregate reports go to `[dns] dmarc_rua`, else the domain's own postmaster: an
+    address in the domain needs no consent from another domain (RFC 7489 §7.1)."""
+    rua = settings.dns.dmarc_rua or f"postmaster@{settings.domain}"
+    return f"v=DMARC1; p={settings.dns.dmarc_policy}; rua=mailto:{rua}"
 
 
 def mta_sts_host(settings: Settings) -> str:
@@ -75,7 +95,13 @@ def tlsrpt_value(settings: Settings) -> str:
     return f"v=TLSRPTv1; rua=mailto:{settings.dns.tlsrpt_rua or settings.postmaster}"
 
 
-def desired_records(settings: Settings, dkim: DkimKey) -> list[MailRecord]:
+def dkim_name(selector: str, domain: str) -> str:
+    return f"{selector}._domainkey.{domain}"
+
+
+def desired_records(
+    settings: Settings, dkim: Sequence[DkimRecordValue], capabilities: Capabilities
+) -> list[MailRecord]:
     """Every record to publish, in the order a reader expects them."""
     dns, domain, ttl = settings.dns, settings.domain, settings.dns.ttl
     sts = settings.mta_sts.enabled
@@ -88,19 +114,23 @@ def desired_records(settings: Settings, dkim: DkimKey) -> list[MailRecord]:
         records += [MailRecord("AAAA", Record(h, "AAAA", v6, ttl)) for h in hosts]
     records += [
         MailRecord("MX", Record(domain, "MX", (mx_value(settings),), ttl)),
-        MailRecord("SPF", Record(domain, "TXT", (dns.spf,), ttl), shared_prefix=SPF_PREFIX),
+        MailRecord(
+            "SPF",
+            Record(domain, "TXT", (spf_value(settings, capabilities),), ttl),
+            shared_prefix=SPF_PREFIX,
+        ),
     ]
     if settings.fqdn != domain:
         # Replies leave with a null envelope sender (RFC 3834): receivers then check SPF
         # for the HELO name, which gets `none` without a record of its own.
         helo = Record(settings.fqdn, "TXT", (HELO_SPF,), ttl)
         records.append(MailRecord("SPF-HELO", helo, shared_prefix=SPF_PREFIX))
-    records += [
-        MailRecord(
-            "DKIM", Record(f"{dkim.selector}._domainkey.{domain}", "TXT", (dkim.txt_value,), ttl)
-        ),
-        MailRecord("DMARC", Record(f"_dmarc.{domain}", "TXT", (dmarc_value(settings),), ttl)),
-    ]
+    for d in dkim:
+        value = (d.value,) if d.value is not None else ()
+        records.append(MailRecord("DKIM", Record(dkim_name(d.selector, domain), "TXT", value, ttl)))
+    records.append(
+        MailRecord("DMARC", Record(f"_dmarc.{domain}", "TXT", (dmarc_value(settings),), ttl))
+    )
     if sts:
         records.append(
             MailRecord(

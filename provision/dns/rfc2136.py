@@ -1,13 +1,16 @@
 """The `rfc2136` provider: dynamic updates (RFC 2136) signed with TSIG (RFC 8945).
 
 Works with any server that accepts them: BIND, Knot, PowerDNS. Reads ask the
-same primary directly, so a read right after an update sees it.
+same primary directly, so a read right after an update sees it. A run's changes
+go in ONE update message whose prerequisites (RFC 2136 §2.4) are the values
+read: the server applies all of it or nothing, and the SOA serial moves once.
 """
 
 from __future__ import annotations
 
 import binascii
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import dns.exception
 import dns.message
@@ -27,9 +30,27 @@ from provision.dns.authoritative import (
     query_values,
     server_address,
 )
-from provision.dns.provider import Record, RecordType, Unpublishable, all_publishable
+from provision.dns.provider import (
+    Capabilities,
+    Record,
+    RecordType,
+    Slot,
+    Unpublishable,
+    ZoneChanged,
+    all_publishable,
+)
 from provision.dns.settings import Rfc2136Settings
 from provision.errors import ConfigError, DnsError
+
+if TYPE_CHECKING:
+    from provision.config import Settings
+
+CAPABILITIES = Capabilities(atomic=True)
+
+# The prerequisites failed: the zone changed between read and write (RFC 2136 §3.2.5).
+_PREREQUISITE_RCODES = frozenset(
+    {dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN, dns.rcode.NXRRSET, dns.rcode.YXRRSET}
+)
 
 _RCODE_HINTS = {
     dns.rcode.NOTAUTH: "the server is not authoritative for the zone or refused the TSIG key",
@@ -43,6 +64,7 @@ class Rfc2136Provider:
     """Read, set and delete records in `zone` on `server` with one TSIG key."""
 
     name = "rfc2136"
+    capabilities = CAPABILITIES
 
     def __init__(
         self,
@@ -83,6 +105,15 @@ class Rfc2136Provider:
             settings.timeout_s,
         )
 
+    @classmethod
+    def from_config(cls, settings: Settings, environ: Mapping[str, str]) -> Rfc2136Provider:
+        if settings.dns.rfc2136 is None:
+            raise ConfigError(
+                'dns.provider = "rfc2136" needs a [dns.rfc2136] section',
+                hint="add server, zone and key_name (see README, DNS)",
+            )
+        return cls.from_settings(settings.dns.rfc2136, settings.domain, environ)
+
     @property
     def server(self) -> Server:
         if self._server is None:
@@ -98,19 +129,39 @@ class Rfc2136Provider:
         return query_values(name, rtype, self.server, self.timeout, tcp=True)
 
     def set(self, record: Record) -> None:
-        self._check_in_zone(record.name)
-        rdataset = dns.rdataset.Rdataset(dns.rdataclass.IN, dns.rdatatype.from_text(record.rtype))
-        for value in record.values:
-            rdataset.add(make_rdata(record.rtype, value), record.ttl)
-        update = self._update()
-        update.replace(dns.name.from_text(record.name), rdataset)
-        self._send(update, f"set {record.name} {record.rtype}")
+        self.apply([record], {})
 
     def delete(self, name: str, rtype: RecordType) -> None:
-        self._check_in_zone(name)
+        self.apply([Record(name, rtype, ())], {})
+
+    def apply(self, records: Sequence[Record], expected: Mapping[Slot, tuple[str, ...]]) -> None:
+        """One update: the prerequisites `expected`, then every record replaced or deleted."""
         update = self._update()
-        update.delete(dns.name.from_text(name), rtype)
-        self._send(update, f"delete {name} {rtype}")
+        for (name, rtype), values in expected.items():
+            self._check_in_zone(name)
+            owner = dns.name.from_text(name)
+            if values:
+                # Value-dependent: exactly these values (RFC 2136 §2.4.2, TTL 0).
+                update.present(owner, *(make_rdata(rtype, v) for v in values))
+            else:
+                update.absent(owner, rtype)
+        for record in records:
+            self._check_in_zone(record.name)
+            owner = dns.name.from_text(record.name)
+            if record.values:
+                rdtype = dns.rdatatype.from_text(record.rtype)
+                rdataset = dns.rdataset.Rdataset(dns.rdataclass.IN, rdtype)
+                for value in record.values:
+                    rdataset.add(make_rdata(record.rtype, value), record.ttl)
+                update.replace(owner, rdataset)
+            else:
+                update.delete(owner, record.rtype)
+        self._send(update, _describe(records))
+
+    def authenticate(self) -> None:
+        """An update with no change, signed with the key: the server checks the signature
+        AND that the key may update the zone, and changes nothing (the serial stays)."""
+        self._send(self._update(), "key check")
 
     def _check_in_zone(self, name: str) -> None:
         if not dns.name.from_text(name).is_subdomain(self.zone):
@@ -152,8 +203,21 @@ class Rfc2136Provider:
         except dns.exception.DNSException as e:
             raise DnsError(f"{where}: {what} failed: {e}") from e
         rcode = response.rcode()
+        if rcode in _PREREQUISITE_RCODES:
+            raise ZoneChanged(
+                f"{where}: the zone changed since it was read "
+                f"({dns.rcode.to_text(rcode)}); nothing was applied"
+            )
         if rcode != dns.rcode.NOERROR:
             raise DnsError(
                 f"{where}: {what} refused with {dns.rcode.to_text(rcode)}",
                 hint=_RCODE_HINTS.get(rcode),
             )
+
+
+def _describe(records: Sequence[Record]) -> str:
+    """What an update does, for error messages."""
+    if len(records) == 1:
+        r = records[0]
+        return f"{'set' if r.values else 'delete'} {r.name} {r.rtype}"
+    return f"the update of {len(records)} records"

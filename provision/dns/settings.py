@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from provision.config_types import (
     DomainName,
@@ -14,6 +14,7 @@ from provision.config_types import (
     NameServer,
     Port,
     Section,
+    ZoneName,
 )
 
 TsigAlgorithm = Literal[
@@ -25,13 +26,14 @@ class Rfc2136Settings(Section):
     """`[dns.rfc2136]`: dynamic updates signed with TSIG (BIND, Knot, PowerDNS).
 
     `server` is the primary that accepts updates (host name or address), `zone`
-    the zone to update (default: `domain`), `key_secret_env` the environment
-    variable holding the base64 TSIG secret.
+    the zone to update (default: `domain`; a single label such as `test` is a
+    zone too), `key_secret_env` the environment variable holding the base64
+    TSIG secret.
     """
 
     server: str
     port: Port = 53
-    zone: DomainName | None = None
+    zone: ZoneName | None = None
     key_name: str
     key_algorithm: TsigAlgorithm = "hmac-sha256"
     key_secret_env: EnvName = "MAILSH_TSIG_SECRET"  # noqa: S105 - a variable name
@@ -55,23 +57,33 @@ class DuckDnsSettings(Section):
     retries: Annotated[int, Field(ge=0, le=10)] = 3
 
 
+def _known_provider(value: str) -> str:
+    # Imported here: the registry imports the providers, which import these settings.
+    from provision.dns.registry import PROVIDERS
+
+    if value not in PROVIDERS:
+        raise ValueError(f"unknown DNS provider (known: {', '.join(PROVIDERS)})")
+    return value
+
+
 class DnsSettings(Section):
     """`[dns]`: which records to publish and through which provider.
 
     `ip`/`ipv6` are the server's public addresses (A/AAAA of the hostname and
-    of `mta-sts.<domain>`; without `ip` no address record is managed). `spf`,
-    `dmarc_policy`, `dmarc_rua` and `tlsrpt_rua` shape the TXT records.
+    of `mta-sts.<domain>`; without `ip` no address record is managed). `spf`
+    (default: derived from what is published), `dmarc_policy`, `dmarc_rua` and
+    `tlsrpt_rua` shape the TXT records.
     `nameservers` ("host:port") are the authoritative servers to poll after an
     update; empty means: look up the zone's NS records. `propagation_timeout_s`
     bounds that wait (0 skips it).
     """
 
-    provider: Literal["duckdns", "rfc2136", "manual"] = "manual"
+    provider: Annotated[str, AfterValidator(_known_provider)] = "manual"
     auto: bool = False
     ip: IpAddress | None = None
     ipv6: IpAddress | None = None
     ttl: Annotated[int, Field(ge=30, le=86400)] = 300
-    spf: Annotated[str, Field(pattern=r"^v=spf1( |$)")] = "v=spf1 a mx -all"
+    spf: Annotated[str, StringConstraints(pattern=r"^v=spf1( |$)")] | None = None
     dmarc_policy: Literal["none", "quarantine", "reject"] = "quarantine"
     dmarc_rua: Email | None = None
     tlsrpt_rua: Email | None = None
@@ -86,8 +98,9 @@ class DnsSettings(Section):
             raise ValueError(f"ip must be an IPv4 address (put {self.ip} in ipv6)")
         if self.ipv6 is not None and ":" not in self.ipv6:
             raise ValueError(f"ipv6 must be an IPv6 address (put {self.ipv6} in ip)")
-        if self.provider == "rfc2136" and self.rfc2136 is None:
-            raise ValueError('provider = "rfc2136" needs a [dns.rfc2136] section')
+        # A provider with settings of its own has a section named after it.
+        if self.provider in type(self).model_fields and getattr(self, self.provider) is None:
+            raise ValueError(f'provider = "{self.provider}" needs a [dns.{self.provider}] section')
         return self
 
 

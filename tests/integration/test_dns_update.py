@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,15 @@ import pytest
 import tomli_w
 
 from provision.config import load_settings
-from provision.dns.publish import provision_dns
-from provision.dns.records import MailRecord, desired_records
+from provision.dns.provider import Record, Slot
+from provision.dns.publish import mail_records, provision_dns, update_dns
+from provision.dns.records import MailRecord
+from provision.dns.rfc2136 import Rfc2136Provider
 from provision.state import StateDir, ensure_dkim_key
-from tests.lab.bind import LabDns
+from tests.lab.bind import PRIVATE_TLD, LabDns
 from tests.lab.docker_lab import free_port
 from tests.lab.duckdns import LabDuckDns
+from tests.lab.zones import LabZones, txt
 
 ROOT = Path(__file__).resolve().parents[2]
 TSIG_ENV = "MAILSH_LAB_TSIG"
@@ -58,9 +62,7 @@ def _dns_update(config: Path, env: dict[str, str], *args: str) -> Run:
 
 
 def _desired(config: Path) -> list[MailRecord]:
-    settings = load_settings(config, {})
-    dkim, _ = ensure_dkim_key(StateDir(settings.state_dir), "mail", 2048)
-    return desired_records(settings, dkim)
+    return mail_records(load_settings(config, {}), lambda _: None)
 
 
 def _answer(resolver: dns.resolver.Resolver, name: str, rtype: str) -> tuple[str, ...]:
@@ -73,8 +75,8 @@ def _answer(resolver: dns.resolver.Resolver, name: str, rtype: str) -> tuple[str
     return tuple(sorted(r.to_text() for r in answer))
 
 
-def _serial(lab_dns: LabDns) -> int:
-    return int(next(iter(lab_dns.resolver().resolve("mailsh.test", "SOA"))).serial)
+def _serial(lab_dns: LabDns, zone: str = "mailsh.test") -> int:
+    return int(next(iter(lab_dns.resolver().resolve(zone, "SOA"))).serial)
 
 
 def _one_line_error(run: Run) -> str:
@@ -89,34 +91,85 @@ def tsig_env(lab_dns: LabDns) -> dict[str, str]:
     return {TSIG_ENV: lab_dns.tsig_secret}
 
 
+@dataclass
+class Published:
+    config: Path
+    run: Run
+    serial_before: int
+    serial_after: int
+
+
 @pytest.fixture(scope="module")
 def published(
     lab_dns: LabDns, tsig_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, Run]:
+) -> Published:
     """update.mailsh.test published once through rfc2136."""
     config = _config(
         tmp_path_factory.mktemp("update"), "update.mailsh.test", lab_dns.dns_config("mailsh.test")
     )
-    return config, _dns_update(config, tsig_env)
+    before = _serial(lab_dns)
+    run = _dns_update(config, tsig_env)
+    return Published(config, run, before, _serial(lab_dns))
 
 
-def test_rfc2136_publishes_every_record_as_desired(
-    lab_dns: LabDns, published: tuple[Path, Run]
-) -> None:
-    config, run = published
-    assert run.code == 0, run.stderr
+def test_rfc2136_publishes_every_record_as_desired(lab_dns: LabDns, published: Published) -> None:
+    assert published.run.code == 0, published.run.stderr
     resolver = lab_dns.resolver()
-    desired = _desired(config)
+    desired = _desired(published.config)
     assert len(desired) == 11
     for m in desired:
         assert _answer(resolver, m.record.name, m.record.rtype) == m.record.values, m.kind
-    assert "9 added" in run.stdout
+    assert "9 added" in published.run.stdout
+
+
+def test_nine_new_records_move_the_soa_serial_by_exactly_one(published: Published) -> None:
+    assert published.run.code == 0, published.run.stderr
+    assert published.serial_after == published.serial_before + 1
+
+
+class InterferingProvider(Rfc2136Provider):
+    """The lab zone's provider; someone else edits the zone between our read and write."""
+
+    def __init__(self, lab_dns: LabDns, interfere: dict[tuple[str, str], list[str]]) -> None:
+        super().__init__(
+            lab_dns.host,
+            lab_dns.port,
+            "mailsh.test",
+            lab_dns.tsig_name,
+            lab_dns.tsig_secret,
+            lab_dns.tsig_algorithm,
+        )
+        self.zones = LabZones(lab_dns)
+        self.interfere = interfere
+
+    def apply(self, records: Sequence[Record], expected: Mapping[Slot, tuple[str, ...]]) -> None:
+        if self.interfere:
+            self.zones.apply(self.interfere)
+            self.interfere = {}
+        super().apply(records, expected)
+
+
+def test_change_made_between_read_and_write_is_refused_then_retried_keeping_both(
+    lab_dns: LabDns, tsig_env: dict[str, str], tmp_path: Path
+) -> None:
+    domain = "race.mailsh.test"
+    config = _config(tmp_path, domain, lab_dns.dns_config("mailsh.test"))
+    settings = load_settings(config, {})
+    theirs = "site-verification=42"
+    provider = InterferingProvider(lab_dns, {(domain, "TXT"): [txt(theirs)]})
+    report = update_dns(settings, tsig_env, lambda _: None, provider=provider)
+    assert report.attempts == 2
+    resolver = lab_dns.resolver()
+    assert _answer(resolver, domain, "TXT") == (theirs, "v=spf1 mx -all")
+    for m in _desired(config):
+        if m.kind != "SPF":
+            assert _answer(resolver, m.record.name, m.record.rtype) == m.record.values, m.kind
 
 
 def test_second_run_reports_unchanged_and_sends_no_update(
-    lab_dns: LabDns, tsig_env: dict[str, str], published: tuple[Path, Run]
+    lab_dns: LabDns, tsig_env: dict[str, str], published: Published
 ) -> None:
-    config, _ = published
+    config = published.config
     before = _serial(lab_dns)
     run = _dns_update(config, tsig_env)
     assert run.code == 0, run.stderr
@@ -136,7 +189,7 @@ def test_changed_setting_is_reported_and_applied(
     assert run.code == 0, run.stderr
     assert "~ changed   DMARC    _dmarc.change.mailsh.test TXT" in run.stdout
     assert _answer(lab_dns.resolver(), "_dmarc.change.mailsh.test", "TXT") == (
-        "v=DMARC1; p=reject",
+        "v=DMARC1; p=reject; rua=mailto:postmaster@change.mailsh.test",
     )
 
 
@@ -158,6 +211,44 @@ def test_tsig_key_the_server_refuses_is_a_one_line_error(lab_dns: LabDns, tmp_pa
     run = _dns_update(config, {TSIG_ENV: "d3Jvbmcgc2VjcmV0IGZvciB0aGUgbGFi"})
     assert "rejected the TSIG signature" in _one_line_error(run)
     assert _answer(lab_dns.resolver(), "badkey.mailsh.test", "MX") == ()
+
+
+def test_wrong_tsig_secret_exits_1_even_when_nothing_needs_to_change(
+    lab_dns: LabDns, published: Published
+) -> None:
+    run = _dns_update(published.config, {TSIG_ENV: "d3Jvbmcgc2VjcmV0IGZvciB0aGUgbGFi"})
+    assert "rejected the TSIG signature" in _one_line_error(run)
+
+
+def test_wrong_tsig_secret_exits_1_on_a_dry_run(lab_dns: LabDns, published: Published) -> None:
+    run = _dns_update(published.config, {TSIG_ENV: "d3Jvbmcgc2VjcmV0IGZvciB0aGUgbGFi"}, "--dry-run")
+    assert "rejected the TSIG signature" in _one_line_error(run)
+
+
+def test_dry_run_on_an_empty_state_directory_leaves_it_empty(
+    lab_dns: LabDns, tsig_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = _config(tmp_path, "empty.mailsh.test", lab_dns.dns_config("mailsh.test"))
+    state = tmp_path / "state"
+    state.mkdir()
+    run = _dns_update(config, tsig_env, "--dry-run")
+    assert run.code == 0, run.stderr
+    assert list(state.iterdir()) == []
+    assert "+ added     DKIM     mail._domainkey.empty.mailsh.test TXT: (to be generated)" in (
+        run.stdout
+    )
+
+
+def test_single_label_zone_is_updated(
+    lab_dns: LabDns, tsig_env: dict[str, str], tmp_path: Path
+) -> None:
+    domain = f"mailsh.{PRIVATE_TLD}"
+    config = _config(tmp_path, domain, lab_dns.dns_config(PRIVATE_TLD))
+    before = _serial(lab_dns, PRIVATE_TLD)
+    run = _dns_update(config, tsig_env)
+    assert run.code == 0, run.stderr
+    assert _answer(lab_dns.resolver(), domain, "MX") == (f"10 mail.{domain}.",)
+    assert _serial(lab_dns, PRIVATE_TLD) == before + 1
 
 
 def test_unreachable_server_is_a_one_line_error(
@@ -192,6 +283,15 @@ def duck_published(
         tmp_path_factory.mktemp("duck"), "mailsh.duckdns.test", lab_duckdns.dns_config()
     )
     return config, _dns_update(config, {TOKEN_ENV: lab_duckdns.token})
+
+
+def test_duckdns_wrong_token_exits_1_even_when_nothing_needs_to_change(
+    duck_published: tuple[Path, Run],
+) -> None:
+    config, first = duck_published
+    assert first.code == 0, first.stderr
+    run = _dns_update(config, {TOKEN_ENV: "not-the-token"})
+    assert "refused (KO)" in _one_line_error(run)
 
 
 def test_duckdns_publishes_the_address_and_the_chosen_txt(
@@ -241,7 +341,7 @@ def test_provision_with_auto_publishes_through_the_provider(
 ) -> None:
     config = _config(tmp_path, "auto.mailsh.test", lab_dns.dns_config("mailsh.test"), auto=True)
     settings = load_settings(config, {})
-    dkim, _ = ensure_dkim_key(StateDir(settings.state_dir), "mail", 2048)
-    report = provision_dns(settings, dkim, tsig_env, lambda _: None)
+    ensure_dkim_key(StateDir(settings.state_dir), "mail", 2048)
+    report = provision_dns(settings, tsig_env, lambda _: None)
     assert report.zone_fragment is None and len(report.sent) == 9
     assert _answer(lab_dns.resolver(), "auto.mailsh.test", "MX") == ("10 mail.auto.mailsh.test.",)

@@ -26,6 +26,8 @@ TSIG_ALGORITHM = "hmac-sha256"
 ZONES = ("mailsh.test", "client.test", "duckdns.test")
 # A blocklist zone: tests list and unlist addresses as <reversed ip>.dnsbl.test A 127.0.0.x.
 DNSBL_ZONE = "dnsbl.test"
+# A single-label zone, as a private TLD is: `[dns.rfc2136] zone = "lab"`.
+PRIVATE_TLD = "lab"
 
 
 @dataclass
@@ -107,7 +109,7 @@ def start_bind(client: docker.DockerClient, lab: Lab, workdir: Path) -> LabDns:
     """Start BIND with fresh zones in `workdir` (mounted into the container)."""
     image = build_lab_image(client, "bind")
     secret = base64.b64encode(secrets.token_bytes(32)).decode()
-    zones = (*ZONES, lab.reverse_zone, DNSBL_ZONE)
+    zones = (*ZONES, lab.reverse_zone, DNSBL_ZONE, PRIVATE_TLD)
     bind_ip = lab.ip(BIND_INDEX)
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)

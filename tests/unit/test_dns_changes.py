@@ -1,9 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from provision.dns.changes import Action, apply_changes, plan_change, plan_changes
-from provision.dns.provider import Record, RecordType, Unpublishable, all_publishable
+import pytest
+
+from provision.dns.changes import Action, plan_change, send_changes
+from provision.dns.provider import (
+    Capabilities,
+    Record,
+    RecordType,
+    Slot,
+    Unpublishable,
+    ZoneChanged,
+    all_publishable,
+)
 from provision.dns.records import MailRecord
 
 SPF = MailRecord("SPF", Record("example.org", "TXT", ("v=spf1 a mx -all",)), "v=spf1")
@@ -53,37 +63,84 @@ def test_spf_among_other_values_is_unchanged() -> None:
     assert change is not None and change.action == Action.UNCHANGED
 
 
-class RecordingProvider:
-    name = "recording"
+class ZoneProvider:
+    """A zone in memory; `interfere` changes it once, between the read and the write."""
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, RecordType]] = []
+    name = "memory"
+    capabilities = Capabilities(atomic=True)
+
+    def __init__(self, zone: dict[Slot, tuple[str, ...]], interfere: int = 0) -> None:
+        self.zone = dict(zone)
+        self.interfere = interfere
+        self.updates: list[tuple[list[Record], dict[Slot, tuple[str, ...]]]] = []
+        self.authenticated = 0
 
     def publishable(self, records: Sequence[Record]) -> tuple[list[Record], list[Unpublishable]]:
         return all_publishable(records)
 
     def read(self, name: str, rtype: RecordType) -> tuple[str, ...]:
-        return ()
+        return self.zone.get((name, rtype), ())
 
     def set(self, record: Record) -> None:
-        self.calls.append(("set", record.name, record.rtype))
+        self.apply([record], {})
 
     def delete(self, name: str, rtype: RecordType) -> None:
-        self.calls.append(("delete", name, rtype))
+        self.apply([Record(name, rtype, ())], {})
+
+    def apply(self, records: Sequence[Record], expected: Mapping[Slot, tuple[str, ...]]) -> None:
+        self.updates.append((list(records), dict(expected)))
+        if self.interfere:
+            self.interfere -= 1
+            self.zone[("example.org", "TXT")] = (f"site-verification={self.interfere}",)
+        if any(self.zone.get(slot, ()) != values for slot, values in expected.items()):
+            raise ZoneChanged("the zone changed")
+        for r in records:
+            self.zone[(r.name, r.rtype)] = r.values
+
+    def authenticate(self) -> None:
+        self.authenticated += 1
 
 
-def test_apply_sends_nothing_for_unchanged_records() -> None:
-    changes = plan_changes(
-        [MX, NO_AAAA, SPF],
-        {
-            ("example.org", "MX"): ("10 mail.example.org.",),
-            ("mail.example.org", "AAAA"): ("2001:db8::1",),
-        },
-    )
-    provider = RecordingProvider()
-    sent = apply_changes(provider, changes)
-    assert provider.calls == [
-        ("delete", "mail.example.org", "AAAA"),
-        ("set", "example.org", "TXT"),
+ZONE: dict[Slot, tuple[str, ...]] = {
+    ("example.org", "MX"): ("10 mail.example.org.",),
+    ("mail.example.org", "AAAA"): ("2001:db8::1",),
+}
+
+
+def test_one_update_carries_every_change_and_nothing_unchanged() -> None:
+    provider = ZoneProvider(ZONE)
+    sent = send_changes(provider, [MX, NO_AAAA, SPF], lambda _: None)
+    [(records, _)] = provider.updates
+    assert [(r.name, r.rtype, r.values) for r in records] == [
+        ("mail.example.org", "AAAA", ()),
+        ("example.org", "TXT", ("v=spf1 a mx -all",)),
     ]
-    assert [c.kind for c in sent] == ["AAAA", "SPF"]
+    assert [c.kind for c in sent.sent] == ["AAAA", "SPF"]
+
+
+def test_update_is_conditioned_on_every_value_read() -> None:
+    provider = ZoneProvider(ZONE)
+    send_changes(provider, [MX, NO_AAAA, SPF], lambda _: None)
+    [(_, expected)] = provider.updates
+    assert expected == {**ZONE, ("example.org", "TXT"): ()}
+
+
+def test_zone_changed_between_read_and_write_is_read_again_and_retried_once() -> None:
+    provider = ZoneProvider(ZONE, interfere=1)
+    sent = send_changes(provider, [MX, NO_AAAA, SPF], lambda _: None)
+    assert sent.attempts == 2
+    assert provider.zone[("example.org", "TXT")] == ("site-verification=0", "v=spf1 a mx -all")
+
+
+def test_zone_changed_twice_is_an_error_and_nothing_is_applied() -> None:
+    provider = ZoneProvider(ZONE, interfere=2)
+    with pytest.raises(ZoneChanged, match="twice in a row"):
+        send_changes(provider, [MX, NO_AAAA, SPF], lambda _: None)
+    assert provider.zone[("mail.example.org", "AAAA")] == ("2001:db8::1",)
+
+
+def test_nothing_to_change_proves_the_credentials_instead() -> None:
+    provider = ZoneProvider({("example.org", "MX"): ("10 mail.example.org.",)})
+    sent = send_changes(provider, [MX], lambda _: None)
+    assert provider.updates == [] and sent.sent == []
+    assert provider.authenticated == 1

@@ -9,8 +9,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from provision.config import Settings, parse_settings
-from provision.dns.provider import txt_strings
-from provision.dns.records import MailRecord, desired_records, mta_sts_policy
+from provision.dkim import DkimRecordValue
+from provision.dns.duckdns import CAPABILITIES as DUCKDNS
+from provision.dns.provider import Capabilities, txt_strings
+from provision.dns.records import MailRecord, default_spf, mta_sts_policy
+from provision.dns.records import desired_records as records_for
+from provision.dns.rfc2136 import CAPABILITIES as RFC2136
 from provision.state import DkimKey, StateDir, ensure_dkim_key
 
 
@@ -23,6 +27,12 @@ def dkim(tmp_path_factory: pytest.TempPathFactory) -> DkimKey:
     return ensure_dkim_key(StateDir(tmp_path_factory.mktemp("state")), "mail", 2048)[0]
 
 
+def desired_records(
+    settings: Settings, dkim: DkimKey, caps: Capabilities = RFC2136
+) -> list[MailRecord]:
+    return records_for(settings, [DkimRecordValue(dkim.selector, dkim.txt_value)], caps)
+
+
 def _by_kind(settings: Settings, dkim: DkimKey) -> dict[str, MailRecord]:
     return {m.kind: m for m in desired_records(settings, dkim) if m.record.values}
 
@@ -32,8 +42,28 @@ def _value(settings: Settings, dkim: DkimKey, kind: str) -> tuple[str, str]:
     return record.name, record.values[0]
 
 
-def test_spf_default_is_a_mx_dash_all(dkim: DkimKey) -> None:
-    assert _value(_settings(), dkim, "SPF") == ("example.org", "v=spf1 a mx -all")
+def test_spf_default_names_only_the_mx_when_the_domain_has_no_address(dkim: DkimKey) -> None:
+    settings = _settings(dns={"ip": "192.0.2.1"})
+    assert _value(settings, dkim, "SPF") == ("example.org", "v=spf1 mx -all")
+
+
+def test_spf_default_adds_a_when_the_hostname_is_the_domain() -> None:
+    settings = _settings(hostname="example.org", dns={"ip": "192.0.2.1"})
+    assert default_spf(settings, RFC2136) == "v=spf1 a mx -all"
+
+
+def test_spf_default_without_mx_publishing_names_the_shared_address() -> None:
+    settings = _settings(domain="me.duckdns.org", dns={"ip": "192.0.2.1"})
+    assert default_spf(settings, DUCKDNS) == "v=spf1 a -all"
+
+
+def test_retired_dkim_selector_past_its_grace_must_be_absent(dkim: DkimKey) -> None:
+    values = [DkimRecordValue("new", dkim.txt_value), DkimRecordValue("old", None)]
+    dkims = [m.record for m in records_for(_settings(), values, RFC2136) if m.kind == "DKIM"]
+    assert [(r.name, bool(r.values)) for r in dkims] == [
+        ("new._domainkey.example.org", True),
+        ("old._domainkey.example.org", False),
+    ]
 
 
 def test_spf_is_configurable(dkim: DkimKey) -> None:
@@ -41,8 +71,11 @@ def test_spf_is_configurable(dkim: DkimKey) -> None:
     assert _value(settings, dkim, "SPF")[1] == "v=spf1 mx include:relay.example.net ~all"
 
 
-def test_dmarc_default_policy_without_reports(dkim: DkimKey) -> None:
-    assert _value(_settings(), dkim, "DMARC") == ("_dmarc.example.org", "v=DMARC1; p=quarantine")
+def test_dmarc_default_quarantines_and_reports_to_the_domains_postmaster(dkim: DkimKey) -> None:
+    assert _value(_settings(), dkim, "DMARC") == (
+        "_dmarc.example.org",
+        "v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org",
+    )
 
 
 def test_dmarc_policy_and_rua_are_configurable(dkim: DkimKey) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from provision.config import Settings, parse_settings
+from provision.dkim import DkimRecordValue
+from provision.dns.provider import Capabilities
 from provision.dns.records import desired_records, mta_sts_policy
 from provision.render import render_configs, site_names
 from provision.state import StateDir, ensure_dkim_key
@@ -44,5 +46,7 @@ def test_disabled_mta_sts_leaves_host_certificate_and_policy_out() -> None:
 
 def test_disabled_mta_sts_publishes_no_mta_sts_record(tmp_path: Path) -> None:
     dkim, _ = ensure_dkim_key(StateDir(tmp_path), "mail", 1024)
-    kinds = [r.kind for r in desired_records(settings(mta_sts={"enabled": False}), dkim)]
+    dkims = [DkimRecordValue("mail", dkim.txt_value)]
+    records = desired_records(settings(mta_sts={"enabled": False}), dkims, Capabilities())
+    kinds = [r.kind for r in records]
     assert "MTA-STS" not in kinds

@@ -103,3 +103,9 @@ def test_local_mode_keeps_exactly_what_postfix_does_not_deliver_locally() -> Non
     ]
     pattern = files["postfix/catch_replies"].splitlines()[-1]
     assert all(re.escape(d) in pattern for d in destinations.split(", "))
+
+
+def test_opendkim_signs_with_the_selector_a_rotation_made_current() -> None:
+    files = render_configs(_settings(domain="example.org"), "mail-20261024")
+    assert "mail-20261024._domainkey.example.org" in files["opendkim/SigningTable"]
+    assert "/etc/opendkim/keys/mail-20261024.private" in files["opendkim/KeyTable"]

@@ -8,13 +8,23 @@ HOST = "mail.example.org"
 
 
 def test_mx_naming_the_host_passes() -> None:
-    assert mx_outcome("example.org", HOST, [(10, HOST)]).status == Status.PASS
+    assert mx_outcome("example.org", HOST, [(10, HOST)], []).status == Status.PASS
 
 
 def test_mx_naming_another_host_fails_with_the_record() -> None:
-    outcome = mx_outcome("example.org", HOST, [(10, "mx.other.net")])
+    outcome = mx_outcome("example.org", HOST, [(10, "mx.other.net")], [])
     assert outcome.status == Status.FAIL
     assert f"MX 10 {HOST}" in outcome.fix
+
+
+def test_no_mx_with_an_address_at_the_domain_warns_of_the_implicit_mx() -> None:
+    outcome = mx_outcome("example.org", HOST, [], ["192.0.2.1"])
+    assert outcome.status == Status.WARN
+    assert "192.0.2.1" in outcome.observed
+
+
+def test_no_mx_and_no_address_at_the_domain_fails() -> None:
+    assert mx_outcome("example.org", HOST, [], []).status == Status.FAIL
 
 
 def test_forward_confirmed_ptr_to_the_hostname_passes() -> None:

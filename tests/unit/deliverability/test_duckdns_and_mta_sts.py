@@ -2,15 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from provision.deliverability.duckdns_check import duckdns_outcome, kind_of
-from provision.deliverability.mta_sts_check import (
-    PolicySyntaxError,
-    judge_mta_sts,
-    judge_tlsrpt,
+from provision.deliverability.checkdmarc_parse import (
+    RecordError,
     mx_matches,
-    parse_policy,
-    sts_record_id,
+    parse_sts_policy,
 )
+from provision.deliverability.duckdns_check import duckdns_outcome, kind_of
+from provision.deliverability.mta_sts_check import judge_mta_sts, judge_tlsrpt, record_id
 from provision.deliverability.result import Status
 from provision.dns.records import mta_sts_id
 
@@ -42,7 +40,7 @@ def test_txt_values_are_recognised_by_their_version_tag() -> None:
 
 
 def test_policy_file_parses() -> None:
-    policy = parse_policy(POLICY)
+    policy = parse_sts_policy(POLICY)
     assert (policy.mode, policy.mx, policy.max_age) == ("enforce", ("mail.example.org",), 604800)
 
 
@@ -57,8 +55,8 @@ def test_policy_file_parses() -> None:
     ],
 )
 def test_malformed_policies_raise(text: str) -> None:
-    with pytest.raises(PolicySyntaxError):
-        parse_policy(text)
+    with pytest.raises(RecordError):
+        parse_sts_policy(text)
 
 
 def test_wildcard_mx_pattern_covers_one_label() -> None:
@@ -92,11 +90,11 @@ def test_stale_record_id_warns() -> None:
 
 
 def test_record_id_must_be_alphanumeric_and_unique() -> None:
-    assert sts_record_id(["v=STSv1; id=20240101T0000"]) == "20240101T0000"
-    with pytest.raises(ValueError):
-        sts_record_id(["v=STSv1; id=2024-01-01"])
-    with pytest.raises(ValueError):
-        sts_record_id(["v=STSv1; id=a", "v=STSv1; id=b"])
+    assert record_id(["v=STSv1; id=20240101T0000"]) == "20240101T0000"
+    with pytest.raises(RecordError):
+        record_id(["v=STSv1; id=2024-01-01"])
+    with pytest.raises(RecordError):
+        record_id(["v=STSv1; id=a", "v=STSv1; id=b"])
 
 
 def test_tlsrpt_with_a_mailto_passes_and_without_rua_fails() -> None:

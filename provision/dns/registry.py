@@ -1,0 +1,46 @@
+"""Every DNS provider: its capabilities and how to make it from the settings.
+
+Adding a provider is one module (a class with `name`, `capabilities`, `from_config`
+and the `DnsProvider` methods) and one line here. Callers ask `capabilities()`,
+never compare provider names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from provision.dns import duckdns, rfc2136
+from provision.dns.provider import Capabilities, DnsProvider
+
+if TYPE_CHECKING:
+    from provision.config import Settings
+
+ProviderFactory = Callable[["Settings", Mapping[str, str]], DnsProvider]
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    capabilities: Capabilities
+    create: ProviderFactory | None  # None: nothing to call, the user publishes (manual)
+
+
+MANUAL = Capabilities(manual=True)
+
+PROVIDERS: dict[str, ProviderEntry] = {
+    "rfc2136": ProviderEntry(rfc2136.CAPABILITIES, rfc2136.Rfc2136Provider.from_config),
+    "duckdns": ProviderEntry(duckdns.CAPABILITIES, duckdns.DuckDnsProvider.from_config),
+    "manual": ProviderEntry(MANUAL, None),
+}
+
+
+def capabilities(settings: Settings) -> Capabilities:
+    return PROVIDERS[settings.dns.provider].capabilities
+
+
+def make_provider(settings: Settings, environ: Mapping[str, str]) -> DnsProvider | None:
+    """The configured provider (None when the user publishes by hand); secrets come from
+    `environ`."""
+    create = PROVIDERS[settings.dns.provider].create
+    return create(settings, environ) if create else None
