@@ -1,4 +1,4 @@
-"""The request rules of DESIGN §4, in order, over plain values (pure)."""
+"""The request rules of docs/ARCHITECTURE.md §4, in order, over plain values (pure)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ACME DNS-01 certificates (RFC 8555) with certbot's `acme` library (DESIGN §5).
+"""ACME DNS-01 certificates (RFC 8555) with certbot's `acme` library (docs/ARCHITECTURE.md §5).
 
 The account key is made once and kept in the state dir. For each name of an
 order, `_acme-challenge.<name>` gets its TXT value through the DNS provider;

@@ -1,4 +1,4 @@
-"""Client side of shell by mail: `invoke keygen`, `trust` and `send` (DESIGN §3, §4).
+"""Client side of shell by mail: `invoke keygen`, `trust` and `send` (docs/ARCHITECTURE.md §3, §4).
 
 Signing uses the user's own GnuPG home (GNUPGHOME or ~/.gnupg). Requests go
 over SMTP; replies come from the user's IMAP mailbox, or in local mode from

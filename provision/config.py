@@ -1,4 +1,4 @@
-"""Load and validate mailsh.toml (DESIGN §2) into typed settings.
+"""Load and validate mailsh.toml (docs/ARCHITECTURE.md §2) into typed settings.
 
 Secrets never live in the file: it names environment variables, and
 `secret()` reads them from the `environ` passed in.
@@ -6,6 +6,7 @@ Secrets never live in the file: it names environment variables, and
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -202,11 +203,37 @@ class Settings(Section):
         return self.requests.recipient or f"root@{self.domain}"
 
 
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the section at `loc` accepts (empty when `loc` is not a section)."""
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        model = next(
+            (
+                a
+                for a in (field.annotation, *getattr(field.annotation, "__args__", ()))
+                if isinstance(a, type) and issubclass(a, Section)
+            ),
+            None,
+        )
+        if model is None:
+            return []
+    return sorted(model.model_fields)
+
+
 def _format_error(err: ErrorDetails) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "(top level)"
     kind = err["type"]
     if kind == "extra_forbidden":
-        return f"{where}: unknown key (check its spelling against DESIGN §2)"
+        known = _known_keys(err["loc"][:-1])
+        close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
+        guess = f"; did you mean {close[0]!r}?" if close else ""
+        listed = f" (known here: {', '.join(known)})" if known else ""
+        return f"{where}: unknown key{guess}{listed}"
     msg = str(err["msg"]).removeprefix("Value error, ")
     if "input" in err and kind not in ("missing",) and not isinstance(err["input"], dict):
         return f"{where}: {msg}, got {err['input']!r}"

@@ -1,4 +1,4 @@
-"""The interface every DNS provider implements (DESIGN §5).
+"""The interface every DNS provider implements (docs/ARCHITECTURE.md §5).
 
 Names are absolute without the trailing dot ("mail.example.org"). TXT values
 are whole strings: providers split them into <= 255-byte character-strings

@@ -127,3 +127,10 @@ def test_a_key_cannot_run_as_root() -> None:
     key = {"fingerprint": "A" * 40, "run_as": "root"}
     with pytest.raises(ConfigError, match=r"keys\.0\.run_as"):
         parse_settings({"keys": [key]}, "mailsh.toml", Path("."))
+
+
+def test_a_misspelt_key_is_answered_with_the_likely_one() -> None:
+    with pytest.raises(
+        ConfigError, match=r"requests\.timout_s: unknown key; did you mean 'timeout_s'"
+    ):
+        parse_settings({"requests": {"timout_s": 3}}, "mailsh.toml", Path("."))
