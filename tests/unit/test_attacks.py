@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import resource
 import time
+from collections.abc import Callable
 from email import message_from_bytes
 from email.message import EmailMessage
 from pathlib import Path
@@ -43,21 +44,20 @@ def journal(tmp_path: Path) -> ReplayJournal:
 
 
 @pytest.mark.parametrize("separator", LINE_SEPARATORS, ids=["U+2028", "U+0085"])
-def test_status_lines_forged_in_an_armor_header_run_nothing(
-    server: Server, gpg_keys: GpgKeys, tmp_path: Path, separator: str
+@pytest.mark.parametrize(
+    "forge",
+    [forged_status_in_armor_header, forged_status_in_file_name],
+    ids=["armor header", "file name"],
+)
+def test_status_lines_forged_in_text_gpg_echoes_run_nothing(
+    server: Server,
+    gpg_keys: GpgKeys,
+    tmp_path: Path,
+    separator: str,
+    forge: Callable[[GpgKeys, str, str], bytes],
 ) -> None:
     marker = tmp_path / "marker"
-    outcome = server.handle(forged_status_in_armor_header(gpg_keys, f"touch {marker}\n", separator))
-    assert outcome.result == "refused"
-    assert not marker.exists()
-
-
-@pytest.mark.parametrize("separator", LINE_SEPARATORS, ids=["U+2028", "U+0085"])
-def test_status_lines_forged_in_a_file_name_run_nothing(
-    server: Server, gpg_keys: GpgKeys, tmp_path: Path, separator: str
-) -> None:
-    marker = tmp_path / "marker"
-    outcome = server.handle(forged_status_in_file_name(gpg_keys, f"touch {marker}\n", separator))
+    outcome = server.handle(forge(gpg_keys, f"touch {marker}\n", separator))
     assert outcome.result == "refused"
     assert not marker.exists()
 
