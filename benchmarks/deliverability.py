@@ -1,4 +1,4 @@
-"""`invoke check-deliverability` timing (docs/ARCHITECTURE.md §7: <= 3 s in the lab, without --send).
+"""`invoke check-deliverability` timing (target: <= 3 s in the lab, without --send).
 
 Run from the repository root with a Docker engine and the base image present:
     python3 benchmarks/deliverability.py [--runs N]

@@ -1,4 +1,4 @@
-"""Provisioning figures (docs/ARCHITECTURE.md §7): cold, no-op and config-only provision, image size.
+"""Provisioning figures: cold, no-op and config-only provision, image size.
 
 Run from the repository root with a Docker engine and the base image present:
     python3 benchmarks/provision.py

@@ -1,4 +1,4 @@
-"""Shell-by-mail round trip (docs/ARCHITECTURE.md §7): latency and a burst, against a real container.
+"""Shell-by-mail round trip: latency and a burst, against a real container.
 
     python3 benchmarks/roundtrip.py [--sequential 200] [--burst 500] [--baseline REF]
 

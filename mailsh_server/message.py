@@ -1,4 +1,4 @@
-"""Find the signed payload of a request mail (docs/ARCHITECTURE.md §4 formats), without verifying it.
+"""Find the signed payload of a request mail (ARCHITECTURE.md §4), without verifying it.
 
 Pure: bytes in, a `ParsedRequest` out, or `RequestRefused` with the reason.
 Everything outside the OpenPGP data is ignored by later steps; only the

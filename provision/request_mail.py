@@ -1,4 +1,4 @@
-"""Request mails in the four formats of docs/ARCHITECTURE.md §4, built from already-signed bytes (pure).
+"""Request mails in the four formats (ARCHITECTURE.md §4), built from signed bytes (pure).
 
 Signing happens in `provision.client`; this module only places OpenPGP data
 in a message the way the original tools (gpg + uuencode + mailx), `.asc`

@@ -1,4 +1,4 @@
-"""Shared fixtures: the Docker engine and the offline lab (docs/ARCHITECTURE.md §6).
+"""Shared fixtures: the Docker engine and the offline lab (docs/ARCHITECTURE.md §7).
 
 Integration tests need a Docker engine. They never skip: without one they
 fail with the reason, so CI cannot pass without having run them.

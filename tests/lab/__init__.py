@@ -1,1 +1,1 @@
-"""The offline test lab: containers built from the local base image (docs/ARCHITECTURE.md §6)."""
+"""The offline test lab: containers built from the local base image (docs/ARCHITECTURE.md §7)."""
