@@ -10,7 +10,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from provision import client, deploy, image, operate
+from provision import client, deploy, engine, image, operate
 from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
 from provision.console import err, out, progress, user_errors
 from provision.container import find_container
@@ -31,11 +31,18 @@ def provision(c: Context, config: str | None = None, debug: bool = False) -> Non
     """Render configs, ensure keys and certificates, build and run the container."""
     with user_errors(debug):
         settings = _settings(config)
-        result = deploy.provision(settings, image.docker_client(), progress)
-        out.print(f"[bold green]mailsh is up[/] ({result.action.value})")
+        where = engine.select_engine(settings)
+        result = deploy.provision(settings, engine.connect(where), progress, engine=where)
+        host = engine.published_host(settings.ports.bind, where)
+        out.print(f"[bold green]mailsh is up[/] ({result.action.value}) on {where}")
         out.print(f"  hostname  {settings.fqdn}")
-        out.print(f"  smtp      {settings.ports.bind}:{settings.ports.smtp} -> 25")
-        out.print(f"  https     {settings.ports.bind}:{settings.ports.https} -> 443")
+        out.print(f"  smtp      {host}:{settings.ports.smtp} -> 25")
+        out.print(f"  https     {host}:{settings.ports.https} -> 443")
+        if not engine.reachable_here(settings.ports.bind, where):
+            out.print(
+                f"  note      published on the loopback of {where.host} only: "
+                'set [ports] bind = "0.0.0.0" to receive mail from the internet'
+            )
         out.print(f"  banner    {result.banner}")
         out.print(f"  requests  {settings.request_recipient}")
         out.print(f"  dkim      {settings.dkim.selector} key sha256:{result.dkim.fingerprint}")
@@ -47,13 +54,18 @@ def provision(c: Context, config: str | None = None, debug: bool = False) -> Non
 
 @task(
     name="base-image",
-    help={"tag": "image tag to create", "mirror": "Debian mirror for debootstrap"},
+    help={**CONFIG_HELP, "tag": "image tag to create", "mirror": "Debian mirror for debootstrap"},
 )
-def base_image(c: Context, tag: str = image.LOCAL_BASE, mirror: str = image.DEBIAN_MIRROR) -> None:
+def base_image(
+    c: Context,
+    tag: str = image.LOCAL_BASE,
+    mirror: str = image.DEBIAN_MIRROR,
+    config: str | None = None,
+) -> None:
     """Build a Debian bookworm base image with debootstrap (for machines without a registry)."""
     with user_errors():
         built = image.build_base_image(
-            image.docker_client(), tag=tag, mirror=mirror, progress=progress
+            engine.docker_client(_settings(config)), tag=tag, mirror=mirror, progress=progress
         )
         out.print(f"built {tag} ({image.image_size(built) // 2**20} MiB)")
 
@@ -63,7 +75,7 @@ def status(c: Context, config: str | None = None) -> None:
     """Show the container, its health and its services."""
     with user_errors():
         settings = _settings(config)
-        st = operate.status(settings, image.docker_client())
+        st = operate.status(settings, engine.docker_client(settings))
         if st is None:
             raise Exit(f"no container {settings.container_name} (run `invoke provision`)", code=1)
         out.print(f"{st.name}: {st.state}, health {st.health}, image {st.image}")
@@ -77,7 +89,8 @@ def status(c: Context, config: str | None = None) -> None:
 def logs(c: Context, config: str | None = None, tail: int = 100, follow: bool = False) -> None:
     """Show the container's logs (postfix, opendkim, caddy, requests)."""
     with user_errors():
-        for chunk in operate.logs(_settings(config), image.docker_client(), tail, follow):
+        settings = _settings(config)
+        for chunk in operate.logs(settings, engine.docker_client(settings), tail, follow):
             print(chunk, end="", flush=True)
 
 
@@ -92,7 +105,7 @@ def down(c: Context, config: str | None = None, purge: bool = False, yes: bool =
                 "add --yes to confirm",
                 code=1,
             )
-        done = operate.down(settings, image.docker_client(), purge)
+        done = operate.down(settings, engine.docker_client(settings), purge)
         for line in done or ["nothing to do"]:
             err.print(line)
 
@@ -138,7 +151,7 @@ def trust(c: Context, path: str, config: str | None = None) -> None:
         fpr = client.trust(settings, config_path, Path(path), client.user_gpg())
         out.print(f"trusted {fpr} (in {config_path})", soft_wrap=True)
         settings = load_settings(config_path)
-        docker_client = image.docker_client()
+        docker_client = engine.docker_client(settings)
         if find_container(docker_client, settings.container_name) is not None:
             result = deploy.provision(settings, docker_client, progress)
             out.print(f"server updated ({result.action.value})")
@@ -183,7 +196,7 @@ def send(
             key=key,
             wait=timeout if wait else None,
             environ=os.environ,
-            docker_client=image.docker_client,
+            docker_client=lambda: engine.docker_client(settings),
             encrypt=encrypt,
         )
         if not wait:
@@ -230,7 +243,9 @@ def certs(c: Context, config: str | None = None, force: bool = False, debug: boo
                 "to use ACME certificates",
                 code=1,
             )
-        outcome = deploy.renew_certificate(settings, image.docker_client(), progress, force)
+        outcome = deploy.renew_certificate(
+            settings, lambda: engine.docker_client(settings), progress, force
+        )
         cert = outcome.certificate
         if not cert.issued:
             out.print(f"nothing to do: {cert.reason}")
@@ -243,7 +258,8 @@ def certs(c: Context, config: str | None = None, force: bool = False, debug: boo
         if outcome.reloaded:
             out.print(f"  postfix and caddy reloaded in {settings.container_name}")
         else:
-            out.print("  no running container: `invoke provision` will use it")
+            why = outcome.not_reloaded
+            out.print(f"  server not updated ({why}): `invoke provision` will use it")
 
 
 @task(name="server-key", help=CONFIG_HELP)
@@ -255,7 +271,7 @@ def server_key(c: Context, config: str | None = None) -> None:
         state.ensure()
         key, created = ensure_server_key(state, settings.request_recipient)
         err.print(f"{'created' if created else 'existing'} server key {key.fingerprint}")
-        docker_client = image.docker_client()
+        docker_client = engine.docker_client(settings)
         if created and find_container(docker_client, settings.container_name) is not None:
             result = deploy.provision(settings, docker_client, progress)
             err.print(f"server updated ({result.action.value})")
@@ -300,6 +316,7 @@ def check_deliverability(
         return
     with user_errors(debug):
         settings = _settings(config)
+        settings = engine.with_published_endpoints(settings, engine.select_engine(settings))
         timeout = settings.deliverability.reply_timeout_s
         probe = probe_sender(settings, os.environ, timeout) if send else None
         target = target_from_settings(settings, send_probe=probe)

@@ -2,11 +2,14 @@
 
 No SMTP session here: Docker runs this every 30 s and each session would put a
 connect/disconnect pair in the mail log. The host-side wait of `invoke provision`
-checks the greeting through the published port instead.
+checks the greeting through the published port instead, or with `--greet` from
+inside when the port is on the loopback of a remote engine's machine.
 """
 
 from __future__ import annotations
 
+import argparse
+import smtplib
 import subprocess
 import sys
 
@@ -32,7 +35,26 @@ def check() -> str | None:
     return None
 
 
-def main() -> int:
+def greet() -> int:
+    """Print postfix's SMTP greeting on port 25 of this container."""
+    smtp = smtplib.SMTP(timeout=5)
+    try:
+        code, msg = smtp.connect("127.0.0.1", 25)
+        smtp.quit()
+    except (OSError, smtplib.SMTPException) as e:
+        print(f"no SMTP greeting on port 25: {e}")
+        return 1
+    finally:
+        smtp.close()
+    print(msg.decode(errors="replace"))
+    return 0 if code == 220 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--greet", action="store_true", help="print the SMTP greeting")
+    if parser.parse_args(argv).greet:
+        return greet()
     problem = check()
     if problem:
         print(problem)

@@ -123,7 +123,7 @@ def ensure_acme_certificate(
     current = state.cert_file.read_bytes() if state.cert_file.exists() else None
     check = check_certificate(current, names, now or dt.datetime.now(dt.UTC))
     if not check.due and not force:
-        return CertResult(False, check.reason, _not_after(current))
+        return CertResult(False, check.reason, certificate_not_after(current) if current else None)
     reason = "--force" if not check.due else check.reason
     progress(f"requesting a certificate for {', '.join(names)} ({reason})")
     started = time.monotonic()
@@ -145,7 +145,5 @@ def ensure_acme_certificate(
     return CertResult(True, reason, issued.not_after, time.monotonic() - started)
 
 
-def _not_after(cert_pem: bytes | None) -> dt.datetime | None:
-    if cert_pem is None:
-        return None
+def certificate_not_after(cert_pem: bytes) -> dt.datetime:
     return x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc

@@ -24,10 +24,12 @@ from provision.container import (
     reload_config,
     remove_container,
     run_spec,
+    start_container,
     wait_healthy,
 )
 from provision.dns.publish import dkim_key
-from provision.errors import MailshError
+from provision.engine import Engine, select_engine
+from provision.errors import DockerError, MailshError
 from provision.files import write_atomic
 from provision.image import ensure_image
 from provision.render import render_configs, site_names, write_rendered
@@ -37,6 +39,7 @@ from provision.state import (
     ensure_self_signed,
     install_certificate,
 )
+from provision.state_volume import adopt_renewed_certificate, ship_state
 
 Progress = Callable[[str], None]
 
@@ -132,14 +135,19 @@ def provision(
     progress: Progress,
     environ: Mapping[str, str] | None = None,
     no_cache: bool = False,
+    engine: Engine | None = None,
 ) -> ProvisionResult:
     env = os.environ if environ is None else environ
-    _, dkim, config_hash = prepare_state(settings, progress, env)
+    engine = engine or select_engine(settings, env)
+    container = find_container(client, settings.container_name)
+    state = StateDir(settings.state_dir.resolve())
+    if container is not None and adopt_renewed_certificate(container, state, site_names(settings)):
+        progress("took the certificate the server renewed into the state directory")
+    state, dkim, config_hash = prepare_state(settings, progress, env)
     image, built = ensure_image(
         client, settings.image.base, settings.image.name, progress, no_cache=no_cache
     )
     spec = run_spec(settings, image.id)
-    container = find_container(client, settings.container_name)
 
     if container is not None and container.labels.get("org.mailsh.spec") == spec.digest:
         if container.status == "running":
@@ -147,11 +155,13 @@ def provision(
                 action = Action.UNCHANGED
             else:
                 progress("configuration changed: installing and reloading services")
+                ship_state(container, state)
                 reload_config(container)
                 action = Action.RELOADED
         else:
             progress(f"starting stopped container {spec.name}")
-            container.start()
+            ship_state(container, state)
+            start_container(container)
             action = Action.STARTED
     else:
         action = Action.CREATED
@@ -160,7 +170,9 @@ def provision(
             remove_container(container)
             action = Action.RECREATED
         container = create_container(client, spec)
-    banner = wait_healthy(container, spec, progress)
+        ship_state(container, state)
+        start_container(container)
+    banner = wait_healthy(container, spec, engine, progress)
     if action == Action.RELOADED and applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new configuration")
     return ProvisionResult(action, built, container.id, banner, dkim)
@@ -170,26 +182,34 @@ def provision(
 class CertsOutcome:
     certificate: CertResult
     reloaded: bool
+    # Why the running server was not updated (no container, engine unreachable), if so.
+    not_reloaded: str | None = None
 
 
 def renew_certificate(
     settings: Settings,
-    client: docker.DockerClient,
+    connect: Callable[[], docker.DockerClient],
     progress: Progress,
     force: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> CertsOutcome:
     """`invoke certs`: issue or renew, then reload postfix and caddy in the running container
-    (no restart, no rebuild). Nothing happens when the certificate is not due."""
+    (no restart, no rebuild). Nothing happens when the certificate is not due. Issuing
+    needs no Docker engine: the engine is reached only afterwards, to update the server."""
     env = os.environ if environ is None else environ
     result = ensure_acme_certificate(settings, env, progress, force=force)
     if not result.issued:
         return CertsOutcome(result, reloaded=False)
-    *_, config_hash = prepare_state(settings, progress, env)
+    state, _, config_hash = prepare_state(settings, progress, env)
+    try:
+        client = connect()
+    except DockerError as e:
+        return CertsOutcome(result, reloaded=False, not_reloaded=e.message)
     container = find_container(client, settings.container_name)
     if container is None or container.status != "running":
-        return CertsOutcome(result, reloaded=False)
+        return CertsOutcome(result, reloaded=False, not_reloaded="no running container")
     progress(f"reloading postfix and caddy in {settings.container_name}")
+    ship_state(container, state)
     reload_config(container)
     if applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new certificate")

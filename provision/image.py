@@ -27,19 +27,6 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"
 Progress = Callable[[str], None]
 
 
-def docker_client() -> docker.DockerClient:
-    """A client for the engine named by DOCKER_HOST (or the local socket)."""
-    try:
-        client = docker.from_env(timeout=300)
-        client.ping()
-    except docker.errors.DockerException as e:
-        raise DockerError(
-            f"cannot reach the Docker engine: {e}",
-            hint="start dockerd (scripts/setup-docker does it) or set DOCKER_HOST",
-        ) from None
-    return client
-
-
 SERVER_SUFFIXES = (".py", ".typed", ".sh")
 
 
