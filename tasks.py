@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import docker
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
@@ -108,6 +109,77 @@ def down(c: Context, config: str | None = None, purge: bool = False, yes: bool =
         done = operate.down(settings, engine.docker_client(settings), purge)
         for line in done or ["nothing to do"]:
             err.print(line)
+
+
+@task(
+    help={
+        **CONFIG_HELP,
+        "output": "archive to write (default: <container>-<date>.mailsh-backup)",
+        "encrypt_to": "encrypt the archive to this OpenPGP key (fingerprint or address)",
+        "debug": "show tracebacks",
+    }
+)
+def backup(
+    c: Context,
+    config: str | None = None,
+    output: str | None = None,
+    encrypt_to: str | None = None,
+    debug: bool = False,
+) -> None:
+    """Write one archive with the state, the request journal and the mail volumes."""
+    from provision import backup as backups
+
+    with user_errors(debug):
+        settings = _settings(config)
+        where = engine.select_engine(settings)
+        path = Path(output or backups.default_name(settings))
+        done = backups.backup(
+            settings,
+            find_config(Path(config) if config else None, os.environ),
+            engine.connect(where),
+            where,
+            path,
+            progress,
+            encrypt_to=encrypt_to,
+            gpg=client.user_gpg() if encrypt_to else None,
+        )
+        sealed = f", encrypted to {done.encrypted_to}" if done.encrypted_to else ""
+        out.print(
+            f"backup of {settings.container_name}: {done.path} "
+            f"({done.size / 2**20:.1f} MiB, {done.seconds:.1f} s{sealed})",
+            soft_wrap=True,
+        )
+
+
+@task(
+    help={
+        **CONFIG_HELP,
+        "force": "restore into a state directory that already holds keys",
+        "debug": "show tracebacks",
+    }
+)
+def restore(
+    c: Context, archive: str, config: str | None = None, force: bool = False, debug: bool = False
+) -> None:
+    """Bring a server back from `invoke backup`'s archive on this config's engine."""
+    from provision import backup as backups
+
+    def connect(settings: Settings) -> tuple[docker.DockerClient, engine.Engine]:
+        where = engine.select_engine(settings)
+        return engine.connect(where), where
+
+    with user_errors(debug):
+        config_path = find_config(Path(config) if config else None, os.environ)
+        config_path = config_path or Path.cwd() / CONFIG_FILENAME
+        done = backups.restore(
+            Path(archive), config_path, connect, progress, os.environ, client.user_gpg(), force
+        )
+        if done.wrote_config:
+            err.print(f"wrote the archived config to {config_path}")
+        out.print(
+            f"[bold green]restored[/] {done.source} as {done.settings.container_name} "
+            f"({done.provisioned.action.value}): {done.provisioned.banner}"
+        )
 
 
 @task(

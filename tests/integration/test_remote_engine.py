@@ -1,4 +1,5 @@
-"""mailsh run from an operator machine against a remote engine over ssh:// (issue 15).
+"""mailsh run from an operator machine against a remote engine over ssh:// (issue 15):
+provision, a signed round trip, backup, and restore under another name.
 
 The operator container's state directory exists only inside it, as a laptop's does
 for a VPS; the engine publishes the server's ports on its own machine's address."""
@@ -6,13 +7,27 @@ for a VPS; the engine publishes the server's ports on its own machine's address.
 from __future__ import annotations
 
 import subprocess
+import tomllib
 from dataclasses import dataclass
 
 import docker
 import pytest
 
-from tests.fixtures.remote import RemoteServer, remote_config, write_remote_config
+from tests.fixtures.gpg import GpgKeys
+from tests.fixtures.remote import (
+    RemoteServer,
+    operator_fingerprint,
+    remote_config,
+    submit_to,
+    wait_for_log,
+    wait_for_output,
+    write_remote_config,
+)
+from tests.lab.docker_lab import free_port, lab_name
 from tests.lab.remote import RemoteLab
+from tests.requests_corpus import request
+
+ARCHIVE = "/root/remote-a.mailsh-backup"
 
 
 @dataclass
@@ -23,16 +38,38 @@ class Provisioned:
 
 @pytest.fixture(scope="module")
 def provisioned(
-    remote: RemoteLab, remote_servers: list[str], docker_client: docker.DockerClient
+    remote: RemoteLab,
+    remote_servers: list[str],
+    docker_client: docker.DockerClient,
+    gpg_keys: GpgKeys,
 ) -> Provisioned:
+    """Server A, provisioned from the operator; it trusts alice (requests made here)."""
     config = remote_config(remote, "remote-a")
+    alice = gpg_keys.server.export(gpg_keys.alice)
+    remote.put(f"{config['state_dir']}/trusted/{gpg_keys.alice}.asc", alice)
     remote_servers.append(config["container_name"])
     path = write_remote_config(remote, config, "/root/remote-a/mailsh.toml")
+    # As `invoke trust` writes it (it appends [[keys]] tables).
+    text = remote.read(path) + f'\n[[keys]]\nfingerprint = "{gpg_keys.alice}"\n'.encode()
+    remote.put(path, text)
     server = RemoteServer(remote, path, config, docker_client)
     first = server.invoke("provision")
     if first.returncode != 0:
         pytest.fail(f"invoke provision from the operator failed: {first.stderr}")
     return Provisioned(server, first)
+
+
+@pytest.fixture(scope="module")
+def operator_key(provisioned: Provisioned, remote: RemoteLab) -> str:
+    """The operator's key, made by `invoke keygen` and trusted by `invoke trust`."""
+    server = provisioned.server
+    made = server.invoke("keygen", "--name", "Olga", "--email", "olga@client.example")
+    assert made.returncode == 0, made.stderr
+    public = made.stdout.split("public key: ", 1)[1].split()[0]
+    trusted = server.invoke("trust", public)
+    assert trusted.returncode == 0, trusted.stderr
+    assert "server updated" in trusted.stdout
+    return operator_fingerprint(remote)
 
 
 def test_provision_from_the_operator_publishes_on_the_engines_machine(
@@ -64,16 +101,94 @@ def test_second_provision_from_the_operator_changes_nothing(provisioned: Provisi
     assert "building image" not in again.stderr
 
 
-def test_signed_command_round_trips_through_the_remote_engine(provisioned: Provisioned) -> None:
-    server = provisioned.server
-    made = server.invoke("keygen", "--name", "Olga", "--email", "olga@client.example")
-    assert made.returncode == 0, made.stderr
-    public = made.stdout.split("public key: ", 1)[1].split()[0]
-    trusted = server.invoke("trust", public)
-    assert trusted.returncode == 0, trusted.stderr
-    assert "server updated" in trusted.stdout
-
-    sent = server.invoke("send", "--command", "echo hello from $(hostname)", "--wait")
-
+def test_signed_command_round_trips_through_the_remote_engine(
+    provisioned: Provisioned, operator_key: str
+) -> None:
+    sent = provisioned.server.invoke("send", "--command", "echo hello from $(hostname)", "--wait")
     assert sent.returncode == 0, sent.stderr
     assert sent.stdout == "hello from mail.mailsh.localdomain\n"
+
+
+@dataclass
+class Moved:
+    """Server A backed up and restored as server B on the same engine."""
+
+    source: RemoteServer
+    restored: RemoteServer
+    backup: subprocess.CompletedProcess[str]
+    restore: subprocess.CompletedProcess[str]
+    accepted_before: bytes
+
+
+@pytest.fixture(scope="module")
+def moved(
+    provisioned: Provisioned,
+    operator_key: str,
+    remote: RemoteLab,
+    remote_servers: list[str],
+    gpg_keys: GpgKeys,
+    docker_client: docker.DockerClient,
+) -> Moved:
+    a = provisioned.server
+    # A request A accepts and answers before the move.
+    raw = request(gpg_keys, "clearsign", "echo before the move >> /tmp/ran\n")
+    msg_id = submit_to(a, raw)
+    reply = ["python3", "-m", "mailsh_server.replies", "--in-reply-to", msg_id, "--timeout", "30"]
+    wait_for_output(a.container, reply, "X-Mailsh-Result: done")
+    # A message still queued (local delivery held) when the backup is made.
+    a.container.exec_run(["sh", "-c", "postconf -e defer_transports=local && postfix reload"])
+    a.container.exec_run(
+        ["sh", "-c", "printf 'Subject: queued 9c1f\\n\\nq\\n' | sendmail postmaster"]
+    )
+    wait_for_output(a.container, ["postqueue", "-p"], "postmaster")
+
+    backup = a.invoke("backup", "--output", ARCHIVE, "--encrypt-to", operator_key)
+    assert backup.returncode == 0, backup.stderr
+
+    config = tomllib.loads(remote.read(a.config).decode())
+    del config["engine"]  # B's engine comes from DOCKER_HOST
+    config |= {"container_name": lab_name("remote-b"), "state_dir": "/root/remote-b/state"}
+    config["ports"] = {**config["ports"], "smtp": free_port(), "https": free_port()}
+    remote_servers.append(config["container_name"])
+    path = write_remote_config(remote, config, "/root/remote-b/mailsh.toml")
+    b = RemoteServer(remote, path, config, docker_client)
+    restore = b.invoke("restore", ARCHIVE, env={"DOCKER_HOST": remote.engine_url})
+    assert restore.returncode == 0, restore.stderr
+    return Moved(a, b, backup, restore, raw)
+
+
+def test_backup_is_one_private_archive_encrypted_to_the_operator(
+    moved: Moved, remote: RemoteLab
+) -> None:
+    assert remote.run("stat", "-c", "%a", ARCHIVE).stdout.strip() == "600"
+    assert not remote.read(ARCHIVE).startswith(b"\x1f\x8b"), "not encrypted"
+    assert "MiB" in moved.backup.stdout
+
+
+def test_restored_server_has_the_same_dkim_key_and_certificate(moved: Moved) -> None:
+    for path in ("/var/lib/mailsh/dkim/mail.private", "/var/lib/mailsh/tls/fullchain.pem"):
+        a = moved.source.container.exec_run(["cat", path]).output
+        b = moved.restored.container.exec_run(["cat", path]).output
+        assert a == b, path
+
+
+def test_mail_queued_before_the_backup_is_delivered_after_restore(moved: Moved) -> None:
+    wait_for_output(moved.restored.container, ["cat", "/var/mail/mailadmin"], "queued 9c1f")
+
+
+def test_request_accepted_before_the_move_is_refused_as_a_replay_after_it(
+    moved: Moved,
+) -> None:
+    b = moved.restored
+    submit_to(b, moved.accepted_before)
+    line = wait_for_log(b.container, "replay of an already accepted request")
+    assert "refused" in line
+    assert b.container.exec_run(["test", "-e", "/tmp/ran"]).exit_code != 0
+
+
+def test_restored_server_runs_new_requests(moved: Moved, remote: RemoteLab) -> None:
+    sent = moved.restored.invoke(
+        "send", "--command", "echo after the move", "--wait", env={"DOCKER_HOST": remote.engine_url}
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout == "after the move\n"
