@@ -15,7 +15,8 @@ from enum import StrEnum
 
 import docker
 
-from provision.certs import CertResult, ensure_acme_certificate, still_usable
+from mailsh_acme.certificate import still_usable
+from provision.certs import CertResult, ensure_acme_certificate
 from provision.config import Settings, secret
 from provision.container import (
     applied_config_hash,
@@ -32,7 +33,7 @@ from provision.engine import Engine, select_engine
 from provision.errors import DockerError, MailshError
 from provision.files import write_atomic
 from provision.image import ensure_image
-from provision.render import render_configs, site_names, write_rendered
+from provision.render import render_configs, renewal_settings, site_names, write_rendered
 from provision.state import (
     DkimKey,
     StateDir,
@@ -82,6 +83,7 @@ def prepare_state(
         "trusted": b"".join(p.read_bytes() for p in sorted(state.trusted_dir.glob("*.asc"))),
         "server-key": b"".join(p.read_bytes() for p in sorted(state.root.glob("server-key/*"))),
         "relay": _write_relay_secret(settings, state, environ),
+        "renewal": _write_renewal_files(settings, state, environ, progress),
     }
     digest = write_rendered(state.rendered, render_configs(settings), extra)
     return state, dkim, digest
@@ -116,6 +118,42 @@ def _write_relay_secret(settings: Settings, state: StateDir, environ: Mapping[st
     path.parent.mkdir(mode=0o700, exist_ok=True)
     write_atomic(path, entry, mode=0o600)
     return entry
+
+
+def _write_renewal_files(
+    settings: Settings, state: StateDir, environ: Mapping[str, str], progress: Progress
+) -> bytes:
+    """What the server's renewer needs besides its settings: the DNS provider's secret
+    (0600 in the state, never in the image or the container's environment) and the
+    ACME server's CA bundle when one is configured."""
+    secret_file = state.root / "secrets" / "dns"
+    bundle_file = state.root / "acme" / "ca-bundle.pem"
+    if renewal_settings(settings) is None:
+        secret_file.unlink(missing_ok=True)
+        bundle_file.unlink(missing_ok=True)
+        return b""
+    variable = _dns_secret_env(settings)
+    if environ.get(variable):
+        secret_file.parent.mkdir(mode=0o700, exist_ok=True)
+        write_atomic(secret_file, environ[variable], mode=0o600)
+    elif not secret_file.exists():
+        progress(
+            f"warning: {variable} is not set: the server cannot renew its certificate by "
+            "itself until `invoke provision` runs with it"
+        )
+    bundle = settings.acme.ca_bundle
+    if bundle is not None:
+        write_atomic(bundle_file, bundle.read_bytes())
+    else:
+        bundle_file.unlink(missing_ok=True)
+    parts = [p.read_bytes() for p in (secret_file, bundle_file) if p.exists()]
+    return b"\0".join(parts)
+
+
+def _dns_secret_env(settings: Settings) -> str:
+    if settings.dns.provider == "rfc2136" and settings.dns.rfc2136 is not None:
+        return settings.dns.rfc2136.key_secret_env
+    return settings.dns.duckdns.token_env
 
 
 def _install_tls_files(settings: Settings, state: StateDir) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import docker.errors
 from docker.models.containers import Container
 
-from provision.certs import certificate_not_after, still_usable
+from mailsh_acme.certificate import pem_not_after, still_usable
 from provision.errors import DockerError
 from provision.state import StateDir, install_certificate
 
@@ -104,7 +104,7 @@ def adopt_renewed_certificate(container: Container, state: StateDir, names: list
     if (
         current is not None
         and still_usable(current, names, now)
-        and certificate_not_after(chain) <= certificate_not_after(current)
+        and pem_not_after(chain) <= pem_not_after(current)
     ):
         return False
     key = read_file(container, f"{STATE_MOUNT}/tls/privkey.pem")

@@ -6,16 +6,24 @@ for a VPS; the engine publishes the server's ports on its own machine's address.
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import subprocess
+import tarfile
 import tomllib
 from dataclasses import dataclass
 
 import docker
 import pytest
+from cryptography import x509
 
+from tests.fixtures.acme import TSIG_ENV, starttls_certificate, trusting
 from tests.fixtures.gpg import GpgKeys
 from tests.fixtures.remote import (
+    RENEWAL_DOMAIN,
     RemoteServer,
+    acme_remote_config,
     operator_fingerprint,
     remote_config,
     submit_to,
@@ -23,11 +31,22 @@ from tests.fixtures.remote import (
     wait_for_output,
     write_remote_config,
 )
-from tests.lab.docker_lab import free_port, lab_name
+from tests.lab.bind import LabDns
+from tests.lab.docker_lab import Lab, free_port, lab_name
+from tests.lab.pebble import LabPebble
 from tests.lab.remote import RemoteLab
 from tests.requests_corpus import request
 
 ARCHIVE = "/root/remote-a.mailsh-backup"
+
+
+def _tar(name: str, data: bytes, mode: int = 0o600) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), mode
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 @dataclass
@@ -192,3 +211,73 @@ def test_restored_server_runs_new_requests(moved: Moved, remote: RemoteLab) -> N
     )
     assert sent.returncode == 0, sent.stderr
     assert sent.stdout == "after the move\n"
+
+
+@dataclass
+class Renewing:
+    server: RemoteServer
+    issued_by_operator: bytes
+
+
+@pytest.fixture(scope="module")
+def renewing(
+    remote: RemoteLab,
+    lab: Lab,
+    lab_dns: LabDns,
+    short_pebble: LabPebble,
+    remote_servers: list[str],
+    docker_client: docker.DockerClient,
+) -> Renewing:
+    """Server C: ACME from a Pebble whose certificates are due as soon as issued."""
+    config = acme_remote_config(remote, lab, lab_dns, short_pebble, "remote-c")
+    remote_servers.append(config["container_name"])
+    path = write_remote_config(remote, config, "/root/remote-c/mailsh.toml")
+    server = RemoteServer(remote, path, config, docker_client)
+    run = server.invoke("provision", env={TSIG_ENV: lab_dns.tsig_secret})
+    if run.returncode != 0:
+        pytest.fail(f"invoke provision failed: {run.stderr}")
+    issued = remote.read("/root/remote-c/state/tls/fullchain.pem")
+    return Renewing(server, issued)
+
+
+def _served(server: RemoteServer, pebble: LabPebble) -> x509.Certificate:
+    fqdn = f"mail.{RENEWAL_DOMAIN}"
+    return starttls_certificate(*server.smtp, fqdn, trusting(pebble.root_pem()))
+
+
+def _renewal_status(server: RemoteServer, result: str) -> dict[str, str]:
+    status = "/var/lib/mailsh/renewal/status.json"
+    text = wait_for_output(server.container, ["cat", status], f'"result": "{result}"')
+    return dict(json.loads(text))
+
+
+def test_server_renews_its_own_certificate_within_one_wake_up(
+    renewing: Renewing, short_pebble: LabPebble
+) -> None:
+    _renewal_status(renewing.server, "renewed")
+    in_volume = renewing.server.container.exec_run(
+        ["cat", "/var/lib/mailsh/tls/fullchain.pem"]
+    ).output
+    assert in_volume != renewing.issued_by_operator
+    assert _served(renewing.server, short_pebble) == x509.load_pem_x509_certificate(in_volume)
+    env = renewing.server.container.attrs["Config"]["Env"]
+    assert not any("TSIG" in variable for variable in env)
+
+
+def test_failed_renewal_keeps_the_certificate_and_mails_the_admin(
+    renewing: Renewing, short_pebble: LabPebble
+) -> None:
+    server = renewing.server
+    _renewal_status(server, "renewed")
+    served = _served(server, short_pebble)
+    wrong = base64.b64encode(b"not the lab's TSIG secret, wrong").decode()
+    server.container.put_archive("/var/lib/mailsh/secrets", _tar("dns", wrong.encode()))
+
+    server.container.exec_run(["supervisorctl", "signal", "HUP", "mailsh-renewer"])
+
+    status = _renewal_status(server, "failed")
+    assert "rfc2136" in status["detail"]
+    assert _served(server, short_pebble) == served
+    wait_for_output(server.container, ["cat", "/var/mail/mailadmin"], "certificate renewal failed")
+    logs = server.invoke("logs", "--tail", "300")
+    assert "mailsh-renewal: failed" in logs.stdout
