@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import docker
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from provision import client, deploy, engine, image, operate
+from provision import client, deploy, engine, fleet, image, operate, summary
 from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
 from provision.console import err, out, progress, user_errors
 from provision.container import find_container
 from provision.dns import publish as dns_publish
+from provision.errors import ConfigError
 from provision.request_mail import FORMATS
 from provision.server_key import ensure_server_key
 from provision.state import StateDir
+from provision.status import ServerStatus, server_status
 
 CONFIG_HELP = {"config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"}
 
@@ -27,30 +31,40 @@ def _settings(config: str | None) -> Settings:
     return load_settings(Path(config) if config else None)
 
 
-@task(help={**CONFIG_HELP, "debug": "show tracebacks"})
-def provision(c: Context, config: str | None = None, debug: bool = False) -> None:
+CONFIGS_HELP = {
+    "config": "mailsh.toml to use; repeat it, or name a directory of configs, for several "
+    "servers at once (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"
+}
+
+
+def _servers(config: list[str]) -> list[fleet.Server]:
+    return fleet.load_servers(config)
+
+
+def _failed(outcomes: Sequence[fleet.Outcome[Any]]) -> None:
+    """Exit 1 when any server failed (the table said which and why)."""
+    errors = [o.error for o in outcomes if o.error is not None]
+    if len(outcomes) == 1 and errors:
+        raise errors[0]
+    if errors:
+        raise Exit(f"mailsh: {len(errors)} of {len(outcomes)} servers failed", code=1)
+
+
+@task(iterable=["config"], help={**CONFIGS_HELP, "debug": "show tracebacks"})
+def provision(c: Context, config: list[str], debug: bool = False) -> None:
     """Render configs, ensure keys and certificates, build and run the container."""
-    with user_errors(debug):
-        settings = _settings(config)
+
+    def one(server: fleet.Server, said: fleet.Progress) -> summary.Provisioned:
+        settings = server.settings
         where = engine.select_engine(settings)
-        result = deploy.provision(settings, engine.connect(where), progress, engine=where)
-        host = engine.published_host(settings.ports.bind, where)
-        out.print(f"[bold green]mailsh is up[/] ({result.action.value}) on {where}")
-        out.print(f"  hostname  {settings.fqdn}")
-        out.print(f"  smtp      {host}:{settings.ports.smtp} -> 25")
-        out.print(f"  https     {host}:{settings.ports.https} -> 443")
-        if not engine.reachable_here(settings.ports.bind, where):
-            out.print(
-                f"  note      published on the loopback of {where.host} only: "
-                'set [ports] bind = "0.0.0.0" to receive mail from the internet'
-            )
-        out.print(f"  banner    {result.banner}")
-        out.print(f"  requests  {settings.request_recipient}")
-        out.print(f"  dkim      {settings.dkim.selector} key sha256:{result.dkim.fingerprint}")
-        dns_report = dns_publish.provision_dns(settings, result.dkim, os.environ, progress)
-        out.print("  DNS records:" if dns_report.zone_fragment is None else "  publish these:")
-        for line in dns_publish.report_lines(dns_report):
-            out.print(f"    {line}", markup=False, soft_wrap=True)
+        result = deploy.provision(settings, engine.connect(where), said, engine=where)
+        dns = dns_publish.provision_dns(settings, result.dkim, os.environ, said)
+        return summary.Provisioned(settings, where, result, dns)
+
+    with user_errors(debug):
+        outcomes = fleet.run_all(_servers(config), one, progress)
+        summary.print_provisioned(outcomes, out)
+        _failed(outcomes)
 
 
 @task(
@@ -71,19 +85,29 @@ def base_image(
         out.print(f"built {tag} ({image.image_size(built) // 2**20} MiB)")
 
 
-@task(help=CONFIG_HELP)
-def status(c: Context, config: str | None = None) -> None:
-    """Show the container, its health and its services."""
+@task(iterable=["config"], help={**CONFIGS_HELP, "json": "print the status as JSON"})
+def status(c: Context, config: list[str], json: bool = False) -> None:
+    """Per server: services, certificate, DNS drift, queue, last requests, disk use."""
+    import json as json_module
+
+    def one(server: fleet.Server, said: fleet.Progress) -> ServerStatus:
+        where = engine.select_engine(server.settings)
+        client = engine.connect(where)
+        return server_status(server.settings, client, where, os.environ)
+
     with user_errors():
-        settings = _settings(config)
-        st = operate.status(settings, engine.docker_client(settings))
-        if st is None:
-            raise Exit(f"no container {settings.container_name} (run `invoke provision`)", code=1)
-        out.print(f"{st.name}: {st.state}, health {st.health}, image {st.image}")
-        for port, binding in st.ports.items():
-            out.print(f"  {port} -> {binding}")
-        if st.services:
-            out.print(st.services, markup=False)
+        outcomes = fleet.run_all(_servers(config), one, progress)
+        if json:
+            doc = [
+                o.value.as_json() if o.value else {"name": o.server.name, "error": str(o.error)}
+                for o in outcomes
+            ]
+            print(json_module.dumps(doc, indent=2))
+        else:
+            summary.print_status(outcomes, out)
+        _failed(outcomes)
+        if any(o.value is not None and o.value.state == "missing" for o in outcomes):
+            raise Exit(code=1)
 
 
 @task(help={**CONFIG_HELP, "tail": "lines to show", "follow": "keep following"})
@@ -239,6 +263,7 @@ def trust(c: Context, path: str, config: str | None = None) -> None:
         "timeout": "seconds to wait for the reply",
         "key": "signing key (fingerprint or address; default [client] key)",
         "encrypt": "encrypt the request to the server's key (`invoke server-key`)",
+        "server": "with --config DIRECTORY: the server (container_name or config name)",
     }
 )
 def send(
@@ -251,6 +276,7 @@ def send(
     key: str | None = None,
     encrypt: bool = False,
     config: str | None = None,
+    server: str | None = None,
 ) -> None:
     """Sign a command with your key and mail it to the server (optionally wait for the reply)."""
     with user_errors():
@@ -259,7 +285,7 @@ def send(
         if (command is None) == (file is None):
             raise Exit("mailsh: give --command CMD or --file SCRIPT", code=1)
         text = Path(file).read_text() if file else f"{command}\n"
-        settings = _settings(config)
+        settings = fleet.pick(_servers([config] if config else []), server).settings
         sent = client.send(
             settings,
             client.user_gpg(),
@@ -299,39 +325,50 @@ def dns_update(
 
 
 @task(
+    iterable=["config"],
     help={
-        **CONFIG_HELP,
+        **CONFIGS_HELP,
         "force": "renew even when more than 30 days remain",
         "debug": "show tracebacks",
-    }
+    },
 )
-def certs(c: Context, config: str | None = None, force: bool = False, debug: bool = False) -> None:
+def certs(c: Context, config: list[str], force: bool = False, debug: bool = False) -> None:
     """Issue or renew the ACME certificate (DNS-01) and reload postfix and caddy."""
-    with user_errors(debug):
-        settings = _settings(config)
+
+    def one(server: fleet.Server, said: fleet.Progress) -> deploy.CertsOutcome:
+        settings = server.settings
         if settings.tls.mode != "acme":
-            raise Exit(
-                f'mailsh: tls.mode is "{settings.tls.mode}": set [tls] mode = "acme" '
-                "to use ACME certificates",
-                code=1,
+            raise ConfigError(
+                f'tls.mode is "{settings.tls.mode}": set [tls] mode = "acme" '
+                "to use ACME certificates"
             )
-        outcome = deploy.renew_certificate(
-            settings, lambda: engine.docker_client(settings), progress, force
+        return deploy.renew_certificate(
+            settings, lambda: engine.docker_client(settings), said, force
         )
-        cert = outcome.certificate
-        if not cert.issued:
-            out.print(f"nothing to do: {cert.reason}")
-            return
-        until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
-        out.print(
-            f"[bold green]certificate issued[/] in {cert.seconds:.1f} s ({cert.reason}), "
-            f"valid until {until}"
-        )
-        if outcome.reloaded:
-            out.print(f"  postfix and caddy reloaded in {settings.container_name}")
-        else:
-            why = outcome.not_reloaded
-            out.print(f"  server not updated ({why}): `invoke provision` will use it")
+
+    with user_errors(debug):
+        outcomes = fleet.run_all(_servers(config), one, progress)
+        for o in outcomes:
+            name = f"{o.server.name}: " if len(outcomes) > 1 else ""
+            if o.value is None:
+                if len(outcomes) > 1:
+                    out.print(f"{name}[red]failed[/]: {o.error}", soft_wrap=True)
+                continue
+            cert = o.value.certificate
+            if not cert.issued:
+                out.print(f"{name}nothing to do: {cert.reason}")
+                continue
+            until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
+            out.print(
+                f"{name}[bold green]certificate issued[/] in {cert.seconds:.1f} s "
+                f"({cert.reason}), valid until {until}"
+            )
+            if o.value.reloaded:
+                out.print(f"  postfix and caddy reloaded in {o.server.name}")
+            else:
+                why = o.value.not_reloaded
+                out.print(f"  server not updated ({why}): `invoke provision` will use it")
+        _failed(outcomes)
 
 
 @task(name="server-key", help=CONFIG_HELP)
@@ -352,8 +389,9 @@ def server_key(c: Context, config: str | None = None) -> None:
 
 @task(
     name="check-deliverability",
+    iterable=["config"],
     help={
-        **CONFIG_HELP,
+        **CONFIGS_HELP,
         "json": "print the report as JSON (provision/deliverability/report.schema.json)",
         "only": "run only these checks or areas (comma-separated)",
         "skip": "skip these checks or areas (comma-separated)",
@@ -364,7 +402,7 @@ def server_key(c: Context, config: str | None = None) -> None:
 )
 def check_deliverability(
     c: Context,
-    config: str | None = None,
+    config: list[str],
     json: bool = False,
     only: str = "",
     skip: str = "",
@@ -386,21 +424,33 @@ def check_deliverability(
         for check in CHECKS:
             out.print(f"{check.name:<12} {check.area:<8} {check.description}", markup=False)
         return
-    with user_errors(debug):
-        settings = _settings(config)
+
+    def one(server: fleet.Server, said: fleet.Progress) -> tuple[Any, Any]:
+        settings = server.settings
         settings = engine.with_published_endpoints(settings, engine.select_engine(settings))
         timeout = settings.deliverability.reply_timeout_s
         probe = probe_sender(settings, os.environ, timeout) if send else None
         target = target_from_settings(settings, send_probe=probe)
-        done = run(target, _names(only), _names(skip))
+        return target, run(target, _names(only), _names(skip))
+
+    with user_errors(debug):
+        outcomes = fleet.run_all(_servers(config), one, progress)
+        _failed(outcomes)
+    docs, codes = [], []
+    for o in outcomes:
+        assert o.value is not None
+        target, done = o.value
+        codes.append(exit_code(done.results))
         if json:
-            doc = report.report_json(done.results, target, done.elapsed_s)
-            print(json_module.dumps(doc, indent=2))
-        else:
-            report.render_table(done.results, done.elapsed_s, out)
-    code = exit_code(done.results)
-    if code:
-        raise Exit(code=code)
+            docs.append(report.report_json(done.results, target, done.elapsed_s))
+            continue
+        if len(outcomes) > 1:
+            out.print(f"[bold]{o.server.name}[/] ({target.hostname})")
+        report.render_table(done.results, done.elapsed_s, out)
+    if json:
+        print(json_module.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    if max(codes):
+        raise Exit(code=max(codes))
 
 
 def _names(value: str) -> list[str]:

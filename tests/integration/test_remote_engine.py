@@ -281,3 +281,6 @@ def test_failed_renewal_keeps_the_certificate_and_mails_the_admin(
     wait_for_output(server.container, ["cat", "/var/mail/mailadmin"], "certificate renewal failed")
     logs = server.invoke("logs", "--tail", "300")
     assert "mailsh-renewal: failed" in logs.stdout
+    status = server.invoke("status")
+    assert "renewal failed at" in status.stdout
+    assert "days left" in status.stdout
