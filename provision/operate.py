@@ -32,7 +32,7 @@ def down(settings: Settings, client: docker.DockerClient, purge: bool) -> list[s
         done.append(f"removed container {settings.container_name}")
     if purge:
         for name in remove_volumes(client, settings.container_name):
-            done.append(f"deleted volume {name} (mail queue and mailboxes)")
+            done.append(f"deleted volume {name}")
         if settings.state_dir.exists():
             shutil.rmtree(settings.state_dir)
             done.append(f"deleted state directory {settings.state_dir} (keys and certificates)")
