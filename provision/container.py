@@ -111,17 +111,15 @@ def create_container(client: docker.DockerClient, spec: RunSpec) -> Container:
         return container
     except docker.errors.NotFound as e:
         raise DockerError(
-            f"cannot start container {spec.name}: {e.explanation}",
+            f"cannot create container {spec.name}: {e.explanation}",
             hint="check [network] docker_network in mailsh.toml",
         ) from None
     except docker.errors.APIError as e:
-        hint = None
-        if "port is already allocated" in str(e) or "address already in use" in str(e):
-            hint = "another service uses that port: change [ports] in mailsh.toml"
-        raise DockerError(f"cannot start container {spec.name}: {e.explanation}", hint) from None
+        raise DockerError(f"cannot create container {spec.name}: {e.explanation}") from None
 
 
 def start_container(container: Container) -> None:
+    """Start it; a published port taken by another service is said as such."""
     try:
         container.start()
     except docker.errors.APIError as e:

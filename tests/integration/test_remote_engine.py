@@ -25,6 +25,7 @@ from tests.fixtures.remote import (
     RemoteServer,
     acme_remote_config,
     operator_fingerprint,
+    provision_remote,
     remote_config,
     submit_to,
     wait_for_log,
@@ -66,15 +67,9 @@ def provisioned(
     config = remote_config(remote, "remote-a")
     alice = gpg_keys.server.export(gpg_keys.alice)
     remote.put(f"{config['state_dir']}/trusted/{gpg_keys.alice}.asc", alice)
-    remote_servers.append(config["container_name"])
-    path = write_remote_config(remote, config, "/root/remote-a/mailsh.toml")
     # As `invoke trust` writes it (it appends [[keys]] tables).
-    text = remote.read(path) + f'\n[[keys]]\nfingerprint = "{gpg_keys.alice}"\n'.encode()
-    remote.put(path, text)
-    server = RemoteServer(remote, path, config, docker_client)
-    first = server.invoke("provision")
-    if first.returncode != 0:
-        pytest.fail(f"invoke provision from the operator failed: {first.stderr}")
+    trusted = f'\n[[keys]]\nfingerprint = "{gpg_keys.alice}"\n'
+    server, first = provision_remote(remote, docker_client, remote_servers, config, None, trusted)
     return Provisioned(server, first)
 
 
@@ -230,12 +225,8 @@ def renewing(
 ) -> Renewing:
     """Server C: ACME from a Pebble whose certificates are due as soon as issued."""
     config = acme_remote_config(remote, lab, lab_dns, short_pebble, "remote-c")
-    remote_servers.append(config["container_name"])
-    path = write_remote_config(remote, config, "/root/remote-c/mailsh.toml")
-    server = RemoteServer(remote, path, config, docker_client)
-    run = server.invoke("provision", env={TSIG_ENV: lab_dns.tsig_secret})
-    if run.returncode != 0:
-        pytest.fail(f"invoke provision failed: {run.stderr}")
+    env = {TSIG_ENV: lab_dns.tsig_secret}
+    server, _ = provision_remote(remote, docker_client, remote_servers, config, env)
     issued = remote.read("/root/remote-c/state/tls/fullchain.pem")
     return Renewing(server, issued)
 
