@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import docker
 import docker.errors
+import paramiko
 from docker.context import ContextAPI
 
 from provision.config import Settings
@@ -87,9 +88,7 @@ def connect(engine: Engine, environ: Mapping[str, str] | None = None) -> docker.
         raise DockerError(
             f"cannot reach the Docker engine at {engine}: {e}", _hint(engine, e)
         ) from None
-    except Exception as e:  # paramiko raises its own errors (unknown host key, refused auth)
-        if type(e).__module__.split(".")[0] != "paramiko" and not isinstance(e, OSError):
-            raise
+    except (paramiko.SSHException, OSError) as e:  # ssh://: unknown host key, refused login
         raise DockerError(
             f"cannot reach the Docker engine at {engine}: {type(e).__name__}: {e}",
             _hint(engine, e),

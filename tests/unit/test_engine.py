@@ -9,12 +9,13 @@ import pytest
 from provision.config import parse_settings
 from provision.engine import (
     Engine,
+    connect,
     published_host,
     reachable_here,
     select_engine,
     with_published_endpoints,
 )
-from provision.errors import ConfigError
+from provision.errors import ConfigError, DockerError
 
 VPS = "ssh://admin@vps.example.org:2222"
 EVERY_ADDRESS = "0.0.0.0"  # noqa: S104 - a [ports] bind value
@@ -60,3 +61,13 @@ def test_deliverability_checks_dial_the_engines_machine() -> None:
 def test_engine_host_must_be_a_docker_address() -> None:
     with pytest.raises(ConfigError, match=r"engine\.host: 'vps.example.org' is not a Docker"):
         parse_settings({"engine": {"host": "vps.example.org"}}, "t", Path("/"))
+
+
+def test_unreachable_ssh_engine_is_one_sentence_with_what_to_try() -> None:
+    with pytest.raises(DockerError) as info:
+        connect(Engine("ssh://root@127.0.0.1:1", "[engine] host"))
+    assert info.value.message.startswith("cannot reach the Docker engine at ssh://root@127.0.0.1:1")
+    assert info.value.hint == (
+        "check that `ssh root@127.0.0.1 -p 1 docker version` works "
+        "(key-based login, the docker CLI on the server)"
+    )
