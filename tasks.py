@@ -50,14 +50,22 @@ def _failed(outcomes: Sequence[fleet.Outcome[Any]]) -> None:
         raise Exit(f"mailsh: {len(errors)} of {len(outcomes)} servers failed", code=1)
 
 
-@task(iterable=["config"], help={**CONFIGS_HELP, "debug": "show tracebacks"})
-def provision(c: Context, config: list[str], debug: bool = False) -> None:
+@task(
+    iterable=["config"],
+    help={
+        **CONFIGS_HELP,
+        "no-cache": "rebuild the image without Docker's layer cache",
+        "debug": "show tracebacks",
+    },
+)
+def provision(c: Context, config: list[str], no_cache: bool = False, debug: bool = False) -> None:
     """Render configs, ensure keys and certificates, build and run the container."""
 
     def one(server: fleet.Server, said: fleet.Progress) -> summary.Provisioned:
         settings = server.settings
         where = engine.select_engine(settings)
-        result = deploy.provision(settings, engine.connect(where), said, engine=where)
+        client = engine.connect(where)
+        result = deploy.provision(settings, client, said, engine=where, no_cache=no_cache)
         dns = dns_publish.provision_dns(settings, result.dkim, os.environ, said)
         return summary.Provisioned(settings, where, result, dns)
 
