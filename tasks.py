@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import docker
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from provision import client, deploy, dkim, image, operate
+from provision import client, deploy, dkim, engine, fleet, image, operate, summary
 from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
 from provision.console import err, out, progress, user_errors
 from provision.dkim_rotate import rotate_dkim
 from provision.dns import publish as dns_publish
+from provision.errors import ConfigError
 from provision.request_mail import FORMATS
 from provision.server_key import ensure_server_key
 from provision.state import StateDir
+from provision.status import ServerStatus, server_status
 
 CONFIG_HELP = {"config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"}
 
@@ -26,61 +31,99 @@ def _settings(config: str | None) -> Settings:
     return load_settings(Path(config) if config else None)
 
 
-@task(help={**CONFIG_HELP, "debug": "show tracebacks"})
-def provision(c: Context, config: str | None = None, debug: bool = False) -> None:
+CONFIGS_HELP = {
+    "config": "mailsh.toml to use; repeat it, or name a directory of configs, for several "
+    "servers at once (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"
+}
+
+
+def _servers(config: list[str]) -> list[fleet.Server]:
+    return fleet.load_servers(config)
+
+
+def _failed(outcomes: Sequence[fleet.Outcome[Any]]) -> None:
+    """Exit 1 when any server failed (the table said which and why)."""
+    errors = [o.error for o in outcomes if o.error is not None]
+    if len(outcomes) == 1 and errors:
+        raise errors[0]
+    if errors:
+        raise Exit(f"mailsh: {len(errors)} of {len(outcomes)} servers failed", code=1)
+
+
+@task(
+    iterable=["config"],
+    help={
+        **CONFIGS_HELP,
+        "no-cache": "rebuild the image without Docker's layer cache",
+        "debug": "show tracebacks",
+    },
+)
+def provision(c: Context, config: list[str], no_cache: bool = False, debug: bool = False) -> None:
     """Render configs, ensure keys and certificates, build and run the container."""
+
+    def one(server: fleet.Server, said: fleet.Progress) -> summary.Provisioned:
+        settings = server.settings
+        where = engine.select_engine(settings)
+        client = engine.connect(where)
+        result = deploy.provision(settings, client, said, engine=where, no_cache=no_cache)
+        dns = dns_publish.provision_dns(settings, os.environ, said)
+        return summary.Provisioned(settings, where, result, dns)
+
     with user_errors(debug):
-        settings = _settings(config)
-        result = deploy.provision(settings, image.docker_client(), progress)
-        out.print(f"[bold green]mailsh is up[/] ({result.action.value})")
-        out.print(f"  hostname  {settings.fqdn}")
-        out.print(f"  smtp      {settings.ports.bind}:{settings.ports.smtp} -> 25")
-        out.print(f"  https     {settings.ports.bind}:{settings.ports.https} -> 443")
-        out.print(f"  banner    {result.banner}")
-        out.print(f"  requests  {settings.request_recipient}")
-        out.print(f"  dkim      {result.dkim.selector} key sha256:{result.dkim.fingerprint}")
-        dns_report = dns_publish.provision_dns(settings, os.environ, progress)
-        out.print("  DNS records:" if dns_report.zone_fragment is None else "  publish these:")
-        for line in dns_publish.report_lines(dns_report):
-            out.print(f"    {line}", markup=False, soft_wrap=True)
+        outcomes = fleet.run_all(_servers(config), one, progress)
+        summary.print_provisioned(outcomes, out)
+        _failed(outcomes)
 
 
 @task(
     name="base-image",
-    help={"tag": "image tag to create", "mirror": "Debian mirror for debootstrap"},
+    help={**CONFIG_HELP, "tag": "image tag to create", "mirror": "Debian mirror for debootstrap"},
 )
-def base_image(c: Context, tag: str = image.LOCAL_BASE, mirror: str = image.DEBIAN_MIRROR) -> None:
+def base_image(
+    c: Context,
+    tag: str = image.LOCAL_BASE,
+    mirror: str = image.DEBIAN_MIRROR,
+    config: str | None = None,
+) -> None:
     """Build a Debian bookworm base image with debootstrap (for machines without a registry)."""
     with user_errors():
         built = image.build_base_image(
-            image.docker_client(), tag=tag, mirror=mirror, progress=progress
+            engine.docker_client(_settings(config)), tag=tag, mirror=mirror, progress=progress
         )
         out.print(f"built {tag} ({image.image_size(built) // 2**20} MiB)")
 
 
-@task(help=CONFIG_HELP)
-def status(c: Context, config: str | None = None) -> None:
-    """Show the container, its health and its services."""
+@task(iterable=["config"], help={**CONFIGS_HELP, "json": "print the status as JSON"})
+def status(c: Context, config: list[str], json: bool = False) -> None:
+    """Per server: services, certificate, DNS drift, queue, last requests, disk use."""
+    import json as json_module
+
+    def one(server: fleet.Server, said: fleet.Progress) -> ServerStatus:
+        where = engine.select_engine(server.settings)
+        client = engine.connect(where)
+        return server_status(server.settings, client, where, os.environ)
+
     with user_errors():
-        settings = _settings(config)
-        state = StateDir(settings.state_dir.resolve())
-        for line in dkim.describe(dkim.load_selectors(state, settings.dkim.selector)):
-            out.print(f"dkim: {line}", markup=False)
-        st = operate.status(settings, image.docker_client())
-        if st is None:
-            raise Exit(f"no container {settings.container_name} (run `invoke provision`)", code=1)
-        out.print(f"{st.name}: {st.state}, health {st.health}, image {st.image}")
-        for port, binding in st.ports.items():
-            out.print(f"  {port} -> {binding}")
-        if st.services:
-            out.print(st.services, markup=False)
+        outcomes = fleet.run_all(_servers(config), one, progress)
+        if json:
+            doc = [
+                o.value.as_json() if o.value else {"name": o.server.name, "error": str(o.error)}
+                for o in outcomes
+            ]
+            print(json_module.dumps(doc, indent=2))
+        else:
+            summary.print_status(outcomes, out)
+        _failed(outcomes)
+        if any(o.value is not None and o.value.state == "missing" for o in outcomes):
+            raise Exit(code=1)
 
 
 @task(help={**CONFIG_HELP, "tail": "lines to show", "follow": "keep following"})
 def logs(c: Context, config: str | None = None, tail: int = 100, follow: bool = False) -> None:
     """Show the container's logs (postfix, opendkim, caddy, requests)."""
     with user_errors():
-        for chunk in operate.logs(_settings(config), image.docker_client(), tail, follow):
+        settings = _settings(config)
+        for chunk in operate.logs(settings, engine.docker_client(settings), tail, follow):
             print(chunk, end="", flush=True)
 
 
@@ -95,9 +138,80 @@ def down(c: Context, config: str | None = None, purge: bool = False, yes: bool =
                 "add --yes to confirm",
                 code=1,
             )
-        done = operate.down(settings, image.docker_client(), purge)
+        done = operate.down(settings, engine.docker_client(settings), purge)
         for line in done or ["nothing to do"]:
             err.print(line)
+
+
+@task(
+    help={
+        **CONFIG_HELP,
+        "output": "archive to write (default: <container>-<date>.mailsh-backup)",
+        "encrypt_to": "encrypt the archive to this OpenPGP key (fingerprint or address)",
+        "debug": "show tracebacks",
+    }
+)
+def backup(
+    c: Context,
+    config: str | None = None,
+    output: str | None = None,
+    encrypt_to: str | None = None,
+    debug: bool = False,
+) -> None:
+    """Write one archive with the state, the request journal and the mail volumes."""
+    from provision import backup as backups
+
+    with user_errors(debug):
+        settings = _settings(config)
+        where = engine.select_engine(settings)
+        path = Path(output or backups.default_name(settings))
+        done = backups.backup(
+            settings,
+            find_config(Path(config) if config else None, os.environ),
+            engine.connect(where),
+            where,
+            path,
+            progress,
+            encrypt_to=encrypt_to,
+            gpg=client.user_gpg() if encrypt_to else None,
+        )
+        sealed = f", encrypted to {done.encrypted_to}" if done.encrypted_to else ""
+        out.print(
+            f"backup of {settings.container_name}: {done.path} "
+            f"({done.size / 2**20:.1f} MiB, {done.seconds:.1f} s{sealed})",
+            soft_wrap=True,
+        )
+
+
+@task(
+    help={
+        **CONFIG_HELP,
+        "force": "restore into a state directory that already holds keys",
+        "debug": "show tracebacks",
+    }
+)
+def restore(
+    c: Context, archive: str, config: str | None = None, force: bool = False, debug: bool = False
+) -> None:
+    """Bring a server back from `invoke backup`'s archive on this config's engine."""
+    from provision import backup as backups
+
+    def connect(settings: Settings) -> tuple[docker.DockerClient, engine.Engine]:
+        where = engine.select_engine(settings)
+        return engine.connect(where), where
+
+    with user_errors(debug):
+        config_path = find_config(Path(config) if config else None, os.environ)
+        config_path = config_path or Path.cwd() / CONFIG_FILENAME
+        done = backups.restore(
+            Path(archive), config_path, connect, progress, os.environ, client.user_gpg(), force
+        )
+        if done.wrote_config:
+            err.print(f"wrote the archived config to {config_path}")
+        out.print(
+            f"[bold green]restored[/] {done.source} as {done.settings.container_name} "
+            f"({done.provisioned.action.value}): {done.provisioned.banner}"
+        )
 
 
 @task(
@@ -140,7 +254,8 @@ def trust(c: Context, path: str, config: str | None = None) -> None:
         settings = load_settings(config_path) if config_path.exists() else _settings(None)
         fpr = client.trust(settings, config_path, Path(path), client.user_gpg())
         out.print(f"trusted {fpr} (in {config_path})", soft_wrap=True)
-        result = deploy.update_running(load_settings(config_path), image.docker_client(), progress)
+        settings = load_settings(config_path)
+        result = deploy.update_running(settings, engine.docker_client(settings), progress)
         if result is not None:
             out.print(f"server updated ({result.action.value})")
 
@@ -155,6 +270,7 @@ def trust(c: Context, path: str, config: str | None = None) -> None:
         "timeout": "seconds to wait for the reply",
         "key": "signing key (fingerprint or address; default [client] key)",
         "encrypt": "encrypt the request to the server's key (`invoke server-key`)",
+        "server": "with --config DIRECTORY: the server (container_name or config name)",
     }
 )
 def send(
@@ -167,6 +283,7 @@ def send(
     key: str | None = None,
     encrypt: bool = False,
     config: str | None = None,
+    server: str | None = None,
 ) -> None:
     """Sign a command with your key and mail it to the server (optionally wait for the reply)."""
     with user_errors():
@@ -175,7 +292,7 @@ def send(
         if (command is None) == (file is None):
             raise Exit("mailsh: give --command CMD or --file SCRIPT", code=1)
         text = Path(file).read_text() if file else f"{command}\n"
-        settings = _settings(config)
+        settings = fleet.pick(_servers([config] if config else []), server).settings
         sent = client.send(
             settings,
             client.user_gpg(),
@@ -184,7 +301,7 @@ def send(
             key=key,
             wait=timeout if wait else None,
             environ=os.environ,
-            docker_client=image.docker_client,
+            docker_client=lambda: engine.docker_client(settings),
             encrypt=encrypt,
         )
         if not wait:
@@ -232,42 +349,56 @@ def dkim_rotate(
         until = rotation.remove_after.strftime("%Y-%m-%d %H:%M:%S %Z")
         out.print(f"  {rotation.old} stays published until {until}; the next dns-update after")
         out.print("  that removes it")
-        result = deploy.update_running(settings, image.docker_client(), progress)
+        result = deploy.update_running(settings, engine.docker_client(settings), progress)
         if result is not None:
             out.print(f"  opendkim in {settings.container_name}: {result.action.value}")
 
 
 @task(
+    iterable=["config"],
     help={
-        **CONFIG_HELP,
+        **CONFIGS_HELP,
         "force": "renew even when more than 30 days remain",
         "debug": "show tracebacks",
-    }
+    },
 )
-def certs(c: Context, config: str | None = None, force: bool = False, debug: bool = False) -> None:
+def certs(c: Context, config: list[str], force: bool = False, debug: bool = False) -> None:
     """Issue or renew the ACME certificate (DNS-01) and reload postfix and caddy."""
-    with user_errors(debug):
-        settings = _settings(config)
+
+    def one(server: fleet.Server, said: fleet.Progress) -> deploy.CertsOutcome:
+        settings = server.settings
         if settings.tls.mode != "acme":
-            raise Exit(
-                f'mailsh: tls.mode is "{settings.tls.mode}": set [tls] mode = "acme" '
-                "to use ACME certificates",
-                code=1,
+            raise ConfigError(
+                f'tls.mode is "{settings.tls.mode}": set [tls] mode = "acme" '
+                "to use ACME certificates"
             )
-        outcome = deploy.renew_certificate(settings, image.docker_client(), progress, force)
-        cert = outcome.certificate
-        if not cert.issued:
-            out.print(f"nothing to do: {cert.reason}")
-            return
-        until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
-        out.print(
-            f"[bold green]certificate issued[/] in {cert.seconds:.1f} s ({cert.reason}), "
-            f"valid until {until}"
+        return deploy.renew_certificate(
+            settings, lambda: engine.docker_client(settings), said, force
         )
-        if outcome.reloaded:
-            out.print(f"  postfix and caddy reloaded in {settings.container_name}")
-        else:
-            out.print("  no running container: `invoke provision` will use it")
+
+    with user_errors(debug):
+        outcomes = fleet.run_all(_servers(config), one, progress)
+        for o in outcomes:
+            name = f"{o.server.name}: " if len(outcomes) > 1 else ""
+            if o.value is None:
+                if len(outcomes) > 1:
+                    out.print(f"{name}[red]failed[/]: {o.error}", soft_wrap=True)
+                continue
+            cert = o.value.certificate
+            if not cert.issued:
+                out.print(f"{name}nothing to do: {cert.reason}")
+                continue
+            until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
+            out.print(
+                f"{name}[bold green]certificate issued[/] in {cert.seconds:.1f} s "
+                f"({cert.reason}), valid until {until}"
+            )
+            if o.value.reloaded:
+                out.print(f"  postfix and caddy reloaded in {o.server.name}")
+            else:
+                why = o.value.not_reloaded
+                out.print(f"  server not updated ({why}): `invoke provision` will use it")
+        _failed(outcomes)
 
 
 @task(name="server-key", help=CONFIG_HELP)
@@ -280,7 +411,9 @@ def server_key(c: Context, config: str | None = None) -> None:
         key, created = ensure_server_key(state, settings.request_recipient)
         err.print(f"{'created' if created else 'existing'} server key {key.fingerprint}")
         result = (
-            deploy.update_running(settings, image.docker_client(), progress) if created else None
+            deploy.update_running(settings, engine.docker_client(settings), progress)
+            if created
+            else None
         )
         if result is not None:
             err.print(f"server updated ({result.action.value})")
@@ -289,8 +422,9 @@ def server_key(c: Context, config: str | None = None) -> None:
 
 @task(
     name="check-deliverability",
+    iterable=["config"],
     help={
-        **CONFIG_HELP,
+        **CONFIGS_HELP,
         "json": "print the report as JSON (provision/deliverability/report.schema.json)",
         "only": "run only these checks or areas (comma-separated)",
         "skip": "skip these checks or areas (comma-separated)",
@@ -301,7 +435,7 @@ def server_key(c: Context, config: str | None = None) -> None:
 )
 def check_deliverability(
     c: Context,
-    config: str | None = None,
+    config: list[str],
     json: bool = False,
     only: str = "",
     skip: str = "",
@@ -323,20 +457,33 @@ def check_deliverability(
         for check in CHECKS:
             out.print(f"{check.name:<12} {check.area:<8} {check.description}", markup=False)
         return
-    with user_errors(debug):
-        settings = _settings(config)
+
+    def one(server: fleet.Server, said: fleet.Progress) -> tuple[Any, Any]:
+        settings = server.settings
+        settings = engine.with_published_endpoints(settings, engine.select_engine(settings))
         timeout = settings.deliverability.reply_timeout_s
         probe = probe_sender(settings, os.environ, timeout) if send else None
         target = target_from_settings(settings, send_probe=probe)
-        done = run(target, _names(only), _names(skip))
+        return target, run(target, _names(only), _names(skip))
+
+    with user_errors(debug):
+        outcomes = fleet.run_all(_servers(config), one, progress)
+        _failed(outcomes)
+    docs, codes = [], []
+    for o in outcomes:
+        assert o.value is not None
+        target, done = o.value
+        codes.append(exit_code(done.results))
         if json:
-            doc = report.report_json(done.results, target, done.elapsed_s)
-            print(json_module.dumps(doc, indent=2))
-        else:
-            report.render_table(done.results, done.elapsed_s, out)
-    code = exit_code(done.results)
-    if code:
-        raise Exit(code=code)
+            docs.append(report.report_json(done.results, target, done.elapsed_s))
+            continue
+        if len(outcomes) > 1:
+            out.print(f"[bold]{o.server.name}[/] ({target.hostname})")
+        report.render_table(done.results, done.elapsed_s, out)
+    if json:
+        print(json_module.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    if max(codes):
+        raise Exit(code=max(codes))
 
 
 def _names(value: str) -> list[str]:

@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from provision.config import parse_settings
 from provision.deliverability.catalog import check_deliverability
 from provision.deliverability.result import Status
 from provision.deliverability.target import target_from_settings
-from provision.image import docker_client
+from provision.engine import docker_client
 from tests.lab.bind import start_bind
 from tests.lab.docker_lab import ensure_base_image, lab_network
 from tests.lab.mail_lab import lab_mail_server
@@ -34,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     runs = parser.parse_args().runs
-    client = docker_client()
+    client = docker_client(parse_settings({}, "benchmark", Path.cwd()))
     ensure_base_image(client)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mailsh-bench-") as tmp, lab_network(client) as lab:

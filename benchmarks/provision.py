@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from provision.config import parse_settings
 from provision.container import find_container, remove_volumes
 from provision.deploy import provision
-from provision.image import LOCAL_BASE, docker_client
+from provision.engine import docker_client
+from provision.image import LOCAL_BASE
 from tests.lab.docker_lab import free_port
 
 
@@ -31,7 +32,7 @@ def _remove(client: docker.DockerClient, name: str) -> None:
 
 
 def main() -> None:
-    client = docker_client()
+    client = docker_client(parse_settings({}, "benchmark", Path.cwd()))
     with tempfile.TemporaryDirectory(prefix="mailsh-bench-") as tmp:
         data = {
             "container_name": "mailsh-bench",

@@ -19,6 +19,8 @@ from pathlib import Path
 from mailsh_server.paths import (
     APPLIED_HASH,
     DKIM_DIR,
+    OPERATOR_DIRS,
+    OPERATOR_MANIFEST,
     RENDERED,
     RUN_DIR,
     SERVER_DIR,
@@ -59,9 +61,24 @@ def _copy(src: Path, dst: Path, mode: int, user: str = "root", group: str = "roo
     return changed
 
 
+def prune_operator_files() -> None:
+    """Remove what the operator no longer ships (a trusted key, a relay secret, a config):
+    files in its directories missing from its manifest. Temporary files (dot names) of a
+    writer in progress are left alone."""
+    if not OPERATOR_MANIFEST.exists():
+        return
+    listed = set(OPERATOR_MANIFEST.read_text().splitlines())
+    for top in OPERATOR_DIRS:
+        for path in sorted((STATE / top).rglob("*")):
+            name = path.relative_to(STATE).as_posix()
+            if path.is_file() and not path.name.startswith(".") and name not in listed:
+                path.unlink()
+
+
 def install_files() -> set[str]:
     """Install everything; returns what changed ("postfix", "tls", "dkim", ...)."""
     changed: set[str] = set()
+    prune_operator_files()
     for section, target in TARGETS.items():
         source = RENDERED / section
         if not source.is_dir():

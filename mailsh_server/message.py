@@ -32,6 +32,10 @@ MAX_UU_DEPTH = 2
 MAX_HEADER_CHARS = {"subject": 300, "message-id": 300, "references": 2000}
 _CONTENT_TYPE_LINE = re.compile(rb"(?im)^content-type[ \t]*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A reply address: one @, no white space (Unicode's included), control or special
+# characters; anything else is not answered (it would not survive a To: header).
+_ATOMS = r'[^\s\x00-\x1f\x7f<>()\[\],;:"\\@]'
+_ADDRESS = re.compile(rf"^{_ATOMS}{{1,64}}@{_ATOMS}{{1,255}}$")
 _FATAL_DEFECTS = (
     email_errors.NoBoundaryInMultipartDefect,
     email_errors.StartBoundaryNotFoundDefect,
@@ -110,7 +114,7 @@ def envelope_of(msg: Message) -> Envelope:
         subject=_header(msg, "Subject") or "",
         message_id=_header(msg, "Message-ID"),
         references=_header(msg, "References"),
-        reply_address=address.lower() if address else None,
+        reply_address=address.lower() if address and _ADDRESS.match(address) else None,
         auto_submitted=auto != "no",
     )
 

@@ -13,8 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cryptography import x509
-
+from mailsh_acme.certificate import check_certificate, pem_not_after
 from provision import acme
 from provision.config import Settings
 from provision.dns.propagation import authoritative_servers, wait_for_txt
@@ -26,16 +25,6 @@ from provision.state import StateDir, install_certificate
 
 Progress = Callable[[str], None]
 
-RENEW_BEFORE_DAYS = 30
-
-
-@dataclass(frozen=True)
-class CertCheck:
-    """Whether a certificate must be (re)issued, and the sentence that says why."""
-
-    due: bool
-    reason: str
-
 
 @dataclass(frozen=True)
 class CertResult:
@@ -43,45 +32,6 @@ class CertResult:
     reason: str
     not_after: dt.datetime | None
     seconds: float = 0.0
-
-
-def check_certificate(cert_pem: bytes | None, names: list[str], now: dt.datetime) -> CertCheck:
-    """Due when missing, self-signed, not covering `names`, or within 30 days of expiry."""
-    if cert_pem is None:
-        return CertCheck(True, "no certificate yet")
-    cert = x509.load_pem_x509_certificate(cert_pem)
-    if cert.issuer == cert.subject:
-        return CertCheck(True, "the current certificate is self-signed")
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        have = set(san.get_values_for_type(x509.DNSName))
-    except x509.ExtensionNotFound:
-        have = set()
-    if have != set(names):
-        return CertCheck(True, f"the certificate covers {', '.join(sorted(have)) or 'no name'}")
-    left = cert.not_valid_after_utc - now
-    until = cert.not_valid_after_utc.strftime("%Y-%m-%d")
-    if left < dt.timedelta(days=RENEW_BEFORE_DAYS):
-        return CertCheck(True, f"the certificate expires on {until} ({left.days} days left)")
-    return CertCheck(
-        False,
-        f"the certificate is valid until {until} ({left.days} days left); "
-        f"it is renewed when fewer than {RENEW_BEFORE_DAYS} days remain",
-    )
-
-
-def still_usable(cert_pem: bytes | None, names: list[str], now: dt.datetime) -> bool:
-    """A CA-issued certificate for `names` that has not expired: worth keeping when a
-    renewal fails, so that a failed renewal does not stop the server."""
-    if cert_pem is None:
-        return False
-    cert = x509.load_pem_x509_certificate(cert_pem)
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return False
-    covers = set(san.get_values_for_type(x509.DNSName)) == set(names)
-    return cert.issuer != cert.subject and covers and cert.not_valid_after_utc > now
 
 
 def dns_provider(settings: Settings, environ: Mapping[str, str]) -> DnsProvider:
@@ -123,7 +73,7 @@ def ensure_acme_certificate(
     current = state.cert_file.read_bytes() if state.cert_file.exists() else None
     check = check_certificate(current, names, now or dt.datetime.now(dt.UTC))
     if not check.due and not force:
-        return CertResult(False, check.reason, _not_after(current))
+        return CertResult(False, check.reason, pem_not_after(current) if current else None)
     reason = "--force" if not check.due else check.reason
     progress(f"requesting a certificate for {', '.join(names)} ({reason})")
     started = time.monotonic()
@@ -142,9 +92,3 @@ def ensure_acme_certificate(
     state.ensure()
     install_certificate(state, issued.fullchain_pem, issued.key_pem)
     return CertResult(True, reason, issued.not_after, time.monotonic() - started)
-
-
-def _not_after(cert_pem: bytes | None) -> dt.datetime | None:
-    if cert_pem is None:
-        return None
-    return x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc

@@ -25,6 +25,7 @@ from imapclient import IMAPClient
 from mailsh_server.protocol import HIDDEN_SUBJECT
 from provision.config import Settings, secret
 from provision.container import exec_in, find_container
+from provision.engine import published_host, reachable_here, select_engine
 from provision.errors import ConfigError, MailshError
 from provision.files import write_atomic
 from provision.render import catches_replies
@@ -197,15 +198,18 @@ class Submission:
 
 
 def submission(settings: Settings, environ: Mapping[str, str]) -> Submission:
+    """Where `send` submits: `[client] smtp`, else the server's published port on the
+    machine of its Docker engine."""
     c = settings.client
     if c.smtp is None:
+        where = select_engine(settings, environ)
+        if not reachable_here(settings.ports.bind, where):
+            raise ClientError(
+                f"the SMTP port is published on the loopback of {where.host} only",
+                hint='set [ports] bind = "0.0.0.0" or [client] smtp',
+            )
         return Submission(
-            "127.0.0.1"
-            if settings.ports.bind in ("0.0.0.0", "::")  # noqa: S104
-            else settings.ports.bind,
-            settings.ports.smtp,
-            None,
-            None,
+            published_host(settings.ports.bind, where), settings.ports.smtp, None, None
         )
     host, _, port = c.smtp.rpartition(":") if ":" in c.smtp else (c.smtp, "", "587")
     password = secret(c.password_env, environ, "client.password_env") if c.username else None

@@ -43,6 +43,30 @@ CONFIG_ENV = "MAILSH_CONFIG"
 CONFIG_FILENAME = "mailsh.toml"
 
 
+ENGINE_SCHEMES = ("unix://", "ssh://", "tcp://", "http://", "https://")
+
+
+def _engine_host(value: str) -> str:
+    if not value.startswith(ENGINE_SCHEMES):
+        schemes = ", ".join(ENGINE_SCHEMES)
+        raise ValueError(f"{value!r} is not a Docker engine address ({schemes})")
+    return value
+
+
+class EngineSettings(Section):
+    """`[engine]`: the Docker engine to drive, instead of DOCKER_HOST or the docker context
+    (`host = "ssh://admin@vps.example.org"`, or `context = "vps"`)."""
+
+    host: Annotated[str, AfterValidator(_engine_host)] | None = None
+    context: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> EngineSettings:
+        if self.host is not None and self.context is not None:
+            raise ValueError("set host or context, not both")
+        return self
+
+
 class ImageSettings(Section):
     base: str = "debian:bookworm-slim"
     name: str = "mailsh"
@@ -173,6 +197,7 @@ class Settings(Section):
     admin_email: Email | None = None
     state_dir: Path = Path(".mailsh")
     container_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")] = "mailsh"
+    engine: EngineSettings = EngineSettings()
     image: ImageSettings = ImageSettings()
     ports: PortSettings = PortSettings()
     container: ContainerSettings = ContainerSettings()

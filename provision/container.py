@@ -7,7 +7,6 @@ import smtplib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -16,16 +15,19 @@ from docker.models.containers import Container
 from docker.types import Ulimit
 
 from provision.config import Settings
+from provision.engine import Engine, published_host, reachable_here
 from provision.errors import DockerError, HealthError
 from provision.render import content_hash
+from provision.state_volume import STATE_MOUNT
 
-STATE_MOUNT = "/var/lib/mailsh"
-# Mail that must outlive the container: postfix's queue (accepted requests not yet
-# answered) and local mailboxes. Named volumes, kept when the container is
-# re-created for a new image, removed only by `invoke down --purge --yes`.
-MAIL_VOLUMES = {"spool": "/var/spool/postfix", "mail": "/var/mail"}
+# What must outlive the container, in named volumes kept when it is re-created for a
+# new image and removed only by `invoke down --purge --yes`: the state the operator
+# ships (keys, certificates, configs) with what the server adds to it (request
+# journal, keyring, renewal status); postfix's queue (accepted requests not yet
+# answered) and local mailboxes.
+VOLUMES = {"state": STATE_MOUNT, "spool": "/var/spool/postfix", "mail": "/var/mail"}
+MAIL_VOLUMES = {"spool": VOLUMES["spool"], "mail": VOLUMES["mail"]}
 LABEL_SPEC = "org.mailsh.spec"
-LABEL_STATE = "org.mailsh.state-dir"
 NOFILE = 8192
 HEALTH_TIMEOUT_S = 90.0
 
@@ -42,7 +44,6 @@ class RunSpec:
     bind: str
     smtp_port: int
     https_port: int
-    state_dir: Path
     network: str | None = None
     ip: str | None = None
     dns: tuple[str, ...] = ()
@@ -65,17 +66,14 @@ class RunSpec:
                 "443/tcp": (self.bind, self.https_port),
             },
             "volumes": {
-                str(self.state_dir): {"bind": STATE_MOUNT, "mode": "rw"},
-                **{
-                    volume_name(self.name, role): {"bind": path, "mode": "rw"}
-                    for role, path in MAIL_VOLUMES.items()
-                },
+                volume_name(self.name, role): {"bind": path, "mode": "rw"}
+                for role, path in VOLUMES.items()
             },
             "ulimits": [Ulimit(name="nofile", soft=NOFILE, hard=NOFILE)],
             "mem_limit": f"{self.memory_mb}m",
             "pids_limit": self.pids,
             "restart_policy": {"Name": "unless-stopped"},
-            "labels": {LABEL_SPEC: self.digest, LABEL_STATE: str(self.state_dir)},
+            "labels": {LABEL_SPEC: self.digest},
             **({"dns": list(self.dns)} if self.dns else {}),
         }
 
@@ -92,7 +90,6 @@ def run_spec(settings: Settings, image_id: str) -> RunSpec:
         bind=settings.ports.bind,
         smtp_port=settings.ports.smtp,
         https_port=settings.ports.https,
-        state_dir=settings.state_dir.resolve(),
         network=settings.network.docker_network,
         ip=settings.network.ip,
         dns=tuple(settings.network.dns),
@@ -111,24 +108,32 @@ def find_container(client: docker.DockerClient, name: str) -> Container | None:
 
 
 def create_container(client: docker.DockerClient, spec: RunSpec) -> Container:
-    """Create and start the container, on the configured network when there is one."""
+    """Create the container (not started), on the configured network when there is one."""
     try:
         container = client.containers.create(**spec.create_kwargs())
         if spec.network:
             client.networks.get(spec.network).connect(container, ipv4_address=spec.ip)
             client.networks.get("bridge").disconnect(container)
-        container.start()
         return container
     except docker.errors.NotFound as e:
         raise DockerError(
-            f"cannot start container {spec.name}: {e.explanation}",
+            f"cannot create container {spec.name}: {e.explanation}",
             hint="check [network] docker_network in mailsh.toml",
         ) from None
+    except docker.errors.APIError as e:
+        raise DockerError(f"cannot create container {spec.name}: {e.explanation}") from None
+
+
+def start_container(container: Container) -> None:
+    """Start it; a published port taken by another service is said as such."""
+    try:
+        container.start()
     except docker.errors.APIError as e:
         hint = None
         if "port is already allocated" in str(e) or "address already in use" in str(e):
             hint = "another service uses that port: change [ports] in mailsh.toml"
-        raise DockerError(f"cannot start container {spec.name}: {e.explanation}", hint) from None
+        message = f"cannot start container {container.name}: {e.explanation}"
+        raise DockerError(message, hint) from None
 
 
 def remove_container(container: Container) -> None:
@@ -141,9 +146,9 @@ def remove_container(container: Container) -> None:
 
 
 def remove_volumes(client: docker.DockerClient, container_name: str) -> list[str]:
-    """Delete the mail volumes (queue, mailboxes); returns the names removed."""
+    """Delete the server's volumes (state, queue, mailboxes); returns the names removed."""
     removed = []
-    for role in MAIL_VOLUMES:
+    for role in VOLUMES:
         name = volume_name(container_name, role)
         try:
             client.volumes.get(name).remove()
@@ -189,8 +194,23 @@ def smtp_banner(host: str, port: int, timeout: float = 5.0) -> str:
     return msg.decode(errors="replace")
 
 
+def greeting(container: Container, spec: RunSpec, engine: Engine) -> str:
+    """The SMTP greeting through the published port, from here; when the port is on the
+    loopback of the engine's machine (unreachable from here), from inside the container."""
+    if reachable_here(spec.bind, engine):
+        return smtp_banner(published_host(spec.bind, engine), spec.smtp_port)
+    code, out = exec_in(container, ["python3", "-m", "mailsh_server.health", "--greet"])
+    if code != 0:
+        raise OSError(out.strip() or "no SMTP greeting inside the container")
+    return out.strip()
+
+
 def wait_healthy(
-    container: Container, spec: RunSpec, progress: Progress, timeout: float = HEALTH_TIMEOUT_S
+    container: Container,
+    spec: RunSpec,
+    engine: Engine,
+    progress: Progress,
+    timeout: float = HEALTH_TIMEOUT_S,
 ) -> str:
     """Wait until supervisord runs every program and the published SMTP port greets."""
     deadline = time.monotonic() + timeout
@@ -207,11 +227,11 @@ def wait_healthy(
             code, out = exec_in(container, ["python3", "-m", "mailsh_server.health"])
             problem = out.strip()
             if code == 0:
-                host = "127.0.0.1" if spec.bind in ("0.0.0.0", "::") else spec.bind  # noqa: S104
                 try:
-                    return smtp_banner(host, spec.smtp_port)
+                    return greeting(container, spec, engine)
                 except (OSError, smtplib.SMTPException) as e:
-                    problem = f"published port {spec.bind}:{spec.smtp_port}: {e}"
+                    host = published_host(spec.bind, engine)
+                    problem = f"published port {host}:{spec.smtp_port}: {e}"
         if not announced:
             progress("waiting for the services to become healthy")
             announced = True

@@ -15,7 +15,8 @@ from enum import StrEnum
 
 import docker
 
-from provision.certs import CertResult, ensure_acme_certificate, still_usable
+from mailsh_acme.certificate import still_usable
+from provision.certs import CertResult, ensure_acme_certificate
 from provision.config import Settings, secret
 from provision.container import (
     applied_config_hash,
@@ -24,19 +25,22 @@ from provision.container import (
     reload_config,
     remove_container,
     run_spec,
+    start_container,
     wait_healthy,
 )
 from provision.dkim import signing_key
-from provision.errors import MailshError
+from provision.engine import Engine, select_engine
+from provision.errors import DockerError, MailshError
 from provision.files import write_atomic
 from provision.image import ensure_image
-from provision.render import render_configs, site_names, write_rendered
+from provision.render import render_configs, renewal_settings, site_names, write_rendered
 from provision.state import (
     DkimKey,
     StateDir,
     ensure_self_signed,
     install_certificate,
 )
+from provision.state_volume import adopt_renewed_certificate, ship_state
 
 Progress = Callable[[str], None]
 
@@ -79,6 +83,7 @@ def prepare_state(
         "trusted": b"".join(p.read_bytes() for p in sorted(state.trusted_dir.glob("*.asc"))),
         "server-key": b"".join(p.read_bytes() for p in sorted(state.root.glob("server-key/*"))),
         "relay": _write_relay_secret(settings, state, environ),
+        "renewal": _write_renewal_files(settings, state, environ, progress),
     }
     digest = write_rendered(state.rendered, render_configs(settings, dkim.selector), extra)
     return state, dkim, digest
@@ -115,6 +120,42 @@ def _write_relay_secret(settings: Settings, state: StateDir, environ: Mapping[st
     return entry
 
 
+def _write_renewal_files(
+    settings: Settings, state: StateDir, environ: Mapping[str, str], progress: Progress
+) -> bytes:
+    """What the server's renewer needs besides its settings: the DNS provider's secret
+    (0600 in the state, never in the image or the container's environment) and the
+    ACME server's CA bundle when one is configured."""
+    secret_file = state.root / "secrets" / "dns"
+    bundle_file = state.root / "acme" / "ca-bundle.pem"
+    if renewal_settings(settings) is None:
+        secret_file.unlink(missing_ok=True)
+        bundle_file.unlink(missing_ok=True)
+        return b""
+    variable = _dns_secret_env(settings)
+    if environ.get(variable):
+        secret_file.parent.mkdir(mode=0o700, exist_ok=True)
+        write_atomic(secret_file, environ[variable], mode=0o600)
+    elif not secret_file.exists():
+        progress(
+            f"warning: {variable} is not set: the server cannot renew its certificate by "
+            "itself until `invoke provision` runs with it"
+        )
+    bundle = settings.acme.ca_bundle
+    if bundle is not None:
+        write_atomic(bundle_file, bundle.read_bytes())
+    else:
+        bundle_file.unlink(missing_ok=True)
+    parts = [p.read_bytes() for p in (secret_file, bundle_file) if p.exists()]
+    return b"\0".join(parts)
+
+
+def _dns_secret_env(settings: Settings) -> str:
+    if settings.dns.provider == "rfc2136" and settings.dns.rfc2136 is not None:
+        return settings.dns.rfc2136.key_secret_env
+    return settings.dns.duckdns.token_env
+
+
 def _install_tls_files(settings: Settings, state: StateDir) -> None:
     assert settings.tls.cert_file is not None and settings.tls.key_file is not None
     try:
@@ -132,14 +173,19 @@ def provision(
     progress: Progress,
     environ: Mapping[str, str] | None = None,
     no_cache: bool = False,
+    engine: Engine | None = None,
 ) -> ProvisionResult:
     env = os.environ if environ is None else environ
-    _, dkim, config_hash = prepare_state(settings, progress, env)
+    engine = engine or select_engine(settings, env)
+    container = find_container(client, settings.container_name)
+    state = StateDir(settings.state_dir.resolve())
+    if container is not None and adopt_renewed_certificate(container, state, site_names(settings)):
+        progress("took the certificate the server renewed into the state directory")
+    state, dkim, config_hash = prepare_state(settings, progress, env)
     image, built = ensure_image(
         client, settings.image.base, settings.image.name, progress, no_cache=no_cache
     )
     spec = run_spec(settings, image.id)
-    container = find_container(client, settings.container_name)
 
     if container is not None and container.labels.get("org.mailsh.spec") == spec.digest:
         if container.status == "running":
@@ -147,11 +193,13 @@ def provision(
                 action = Action.UNCHANGED
             else:
                 progress("configuration changed: installing and reloading services")
+                ship_state(container, state)
                 reload_config(container)
                 action = Action.RELOADED
         else:
             progress(f"starting stopped container {spec.name}")
-            container.start()
+            ship_state(container, state)
+            start_container(container)
             action = Action.STARTED
     else:
         action = Action.CREATED
@@ -160,7 +208,9 @@ def provision(
             remove_container(container)
             action = Action.RECREATED
         container = create_container(client, spec)
-    banner = wait_healthy(container, spec, progress)
+        ship_state(container, state)
+        start_container(container)
+    banner = wait_healthy(container, spec, engine, progress)
     if action == Action.RELOADED and applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new configuration")
     return ProvisionResult(action, built, container.id, banner, dkim)
@@ -180,26 +230,34 @@ def update_running(
 class CertsOutcome:
     certificate: CertResult
     reloaded: bool
+    # Why the running server was not updated (no container, engine unreachable), if so.
+    not_reloaded: str | None = None
 
 
 def renew_certificate(
     settings: Settings,
-    client: docker.DockerClient,
+    connect: Callable[[], docker.DockerClient],
     progress: Progress,
     force: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> CertsOutcome:
     """`invoke certs`: issue or renew, then reload postfix and caddy in the running container
-    (no restart, no rebuild). Nothing happens when the certificate is not due."""
+    (no restart, no rebuild). Nothing happens when the certificate is not due. Issuing
+    needs no Docker engine: the engine is reached only afterwards, to update the server."""
     env = os.environ if environ is None else environ
     result = ensure_acme_certificate(settings, env, progress, force=force)
     if not result.issued:
         return CertsOutcome(result, reloaded=False)
-    *_, config_hash = prepare_state(settings, progress, env)
+    state, _, config_hash = prepare_state(settings, progress, env)
+    try:
+        client = connect()
+    except DockerError as e:
+        return CertsOutcome(result, reloaded=False, not_reloaded=e.message)
     container = find_container(client, settings.container_name)
     if container is None or container.status != "running":
-        return CertsOutcome(result, reloaded=False)
+        return CertsOutcome(result, reloaded=False, not_reloaded="no running container")
     progress(f"reloading postfix and caddy in {settings.container_name}")
+    ship_state(container, state)
     reload_config(container)
     if applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new certificate")

@@ -18,36 +18,30 @@ from docker.models.images import Image
 from provision.errors import DockerError, MailshError
 from provision.render import content_hash, render_dockerfile
 
-SERVER_PACKAGE = Path(__file__).resolve().parent.parent / "mailsh_server"
+# What runs in the container: the server, and the ACME client it renews with.
+SERVER_PACKAGES = tuple(
+    Path(__file__).resolve().parent.parent / name for name in ("mailsh_server", "mailsh_acme")
+)
 LOCAL_BASE = "mailsh/base:bookworm"
 DEFAULT_BASE = "debian:bookworm-slim"
 LABEL_INPUTS = "org.mailsh.inputs"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
 Progress = Callable[[str], None]
-
-
-def docker_client() -> docker.DockerClient:
-    """A client for the engine named by DOCKER_HOST (or the local socket)."""
-    try:
-        client = docker.from_env(timeout=300)
-        client.ping()
-    except docker.errors.DockerException as e:
-        raise DockerError(
-            f"cannot reach the Docker engine: {e}",
-            hint="start dockerd (scripts/setup-docker does it) or set DOCKER_HOST",
-        ) from None
-    return client
+# What of the packages goes into the image: code, type marker, the sandbox script.
+SERVER_SUFFIXES = (".py", ".typed", ".sh")
 
 
 def _server_files() -> Iterator[tuple[str, bytes]]:
-    for path in sorted(SERVER_PACKAGE.rglob("*")):
-        if (
-            path.is_file()
-            and "__pycache__" not in path.parts
-            and path.suffix in (".py", ".typed", ".sh")
-        ):
-            yield f"mailsh_server/{path.relative_to(SERVER_PACKAGE).as_posix()}", path.read_bytes()
+    for package in SERVER_PACKAGES:
+        for path in sorted(package.rglob("*")):
+            if (
+                path.is_file()
+                and "__pycache__" not in path.parts
+                and path.suffix in SERVER_SUFFIXES
+            ):
+                name = f"{package.name}/{path.relative_to(package).as_posix()}"
+                yield name, path.read_bytes()
 
 
 def build_context(dockerfile: str) -> tuple[bytes, str]:

@@ -16,9 +16,11 @@ import jinja2
 
 from mailsh_server import protocol
 from provision.config import Settings
+from provision.dns import registry
 from provision.dns.records import mta_sts_host, mta_sts_policy
 from provision.dns.registry import capabilities
 from provision.files import write_atomic
+from provision.state_volume import STATE_MOUNT
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -155,12 +157,48 @@ def server_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+RENEWER_CONF = "supervisor/conf.d/mailsh-renewer.conf"
+# Where the renewer finds what the operator ships for it (state_volume.SHIPPED).
+CONTAINER_CA_BUNDLE = f"{STATE_MOUNT}/acme/ca-bundle.pem"
+RENEW_INTERVAL_S = 86400
+
+
+def renewal_settings(settings: Settings) -> dict[str, Any] | None:
+    """What the server's renewer reads (mailsh/renewal.json); None when the server cannot
+    renew by itself (no ACME, or DNS published by hand)."""
+    if settings.tls.mode != "acme":
+        return None
+    zone = registry.renewer_zone(settings)
+    if zone is None:
+        return None
+    dns = settings.dns
+    acme = settings.acme
+    return {
+        "names": site_names(settings),
+        "directory": acme.directory_url,
+        "email": acme.email,
+        "agree_tos": acme.agree_tos,
+        "ca_bundle": CONTAINER_CA_BUNDLE if acme.ca_bundle is not None else None,
+        "dns": zone,
+        "nameservers": list(dns.nameservers),
+        "propagation_timeout_s": dns.propagation_timeout_s,
+        "one_at_a_time": registry.capabilities(settings).serial_challenges,
+        "interval_s": RENEW_INTERVAL_S,
+        "admin_email": settings.postmaster,
+        "hostname": settings.fqdn,
+    }
+
+
 def render_configs(settings: Settings, dkim_selector: str | None = None) -> dict[str, str]:
     """Every rendered config file, keyed by its path under state/rendered."""
     env = _environment()
     values = template_values(settings, dkim_selector)
     files = {path: env.get_template(t).render(values) for path, t in CONFIG_TEMPLATES.items()}
     files["mailsh/server.json"] = json.dumps(server_settings(settings), indent=2) + "\n"
+    renewal = renewal_settings(settings)
+    if renewal is not None:
+        files["mailsh/renewal.json"] = json.dumps(renewal, indent=2) + "\n"
+        files[RENEWER_CONF] = env.get_template("supervisor/mailsh-renewer.conf.j2").render()
     if settings.mta_sts.enabled:
         files[MTA_STS_POLICY] = mta_sts_policy(settings)
     return files

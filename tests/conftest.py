@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.dns",
     "tests.fixtures.acme",
     "tests.fixtures.deliverability",
+    "tests.fixtures.remote",
 ]
 
 

@@ -271,3 +271,10 @@ class DuckDnsProvider:
             f"duckdns: unexpected answer from {self.api} "
             f"(HTTP {response.status_code}: {response.text[:60]!r})"
         )
+
+
+def renewer_zone(settings: Settings) -> dict[str, object] | None:
+    """What the server's own renewer needs to publish challenges (never the token)."""
+    d = settings.dns.duckdns
+    subname = settings.domain.removesuffix(f".{d.zone}")
+    return {"provider": "duckdns", "api": d.api, "subname": subname, "timeout_s": d.timeout_s}

@@ -18,25 +18,39 @@ if TYPE_CHECKING:
     from provision.config import Settings
 
 ProviderFactory = Callable[["Settings", Mapping[str, str]], DnsProvider]
+# The settings the server's own certificate renewer gets for this provider (rendered
+# into renewal.json; mailsh_server.challenge_dns reads them). None: it cannot renew.
+RenewerZone = Callable[["Settings"], "dict[str, object] | None"]
 
 
 @dataclass(frozen=True)
 class ProviderEntry:
     capabilities: Capabilities
     create: ProviderFactory | None  # None: nothing to call, the user publishes (manual)
+    renewer_zone: RenewerZone | None = None
 
 
 MANUAL = Capabilities(manual=True)
 
 PROVIDERS: dict[str, ProviderEntry] = {
-    "rfc2136": ProviderEntry(rfc2136.CAPABILITIES, rfc2136.Rfc2136Provider.from_config),
-    "duckdns": ProviderEntry(duckdns.CAPABILITIES, duckdns.DuckDnsProvider.from_config),
+    "rfc2136": ProviderEntry(
+        rfc2136.CAPABILITIES, rfc2136.Rfc2136Provider.from_config, rfc2136.renewer_zone
+    ),
+    "duckdns": ProviderEntry(
+        duckdns.CAPABILITIES, duckdns.DuckDnsProvider.from_config, duckdns.renewer_zone
+    ),
     "manual": ProviderEntry(MANUAL, None),
 }
 
 
 def capabilities(settings: Settings) -> Capabilities:
     return PROVIDERS[settings.dns.provider].capabilities
+
+
+def renewer_zone(settings: Settings) -> dict[str, object] | None:
+    """The provider's settings for the server's own renewer; None when it has none."""
+    zone = PROVIDERS[settings.dns.provider].renewer_zone
+    return zone(settings) if zone else None
 
 
 def make_provider(settings: Settings, environ: Mapping[str, str]) -> DnsProvider | None:

@@ -221,3 +221,19 @@ def _describe(records: Sequence[Record]) -> str:
         r = records[0]
         return f"{'set' if r.values else 'delete'} {r.name} {r.rtype}"
     return f"the update of {len(records)} records"
+
+
+def renewer_zone(settings: Settings) -> dict[str, object] | None:
+    """What the server's own renewer needs to publish challenges (never the secret)."""
+    r = settings.dns.rfc2136
+    if r is None:
+        return None
+    return {
+        "provider": "rfc2136",
+        "server": r.server,
+        "port": r.port,
+        "zone": r.zone or settings.domain,
+        "key_name": r.key_name,
+        "key_algorithm": r.key_algorithm,
+        "timeout_s": r.timeout_s,
+    }

@@ -9,7 +9,7 @@ import socket
 import tarfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,19 +42,23 @@ def ensure_base_image(client: docker.DockerClient) -> str:
     return LOCAL_BASE
 
 
-def build_lab_image(client: docker.DockerClient, name: str) -> str:
-    """Build tests/lab/<name>/Dockerfile (FROM the base image) as mailsh-lab/<name>."""
+def build_lab_image(
+    client: docker.DockerClient, name: str, extra: Sequence[tuple[str, Path]] = ()
+) -> str:
+    """Build tests/lab/<name>/Dockerfile (FROM the base image) as mailsh-lab/<name>;
+    `extra` adds files from elsewhere to the context, as (name in the context, path)."""
     ensure_base_image(client)
     directory = LAB_DIR / name
     files = [
-        p for p in sorted(directory.rglob("*")) if p.is_file() and "__pycache__" not in p.parts
+        (p.relative_to(directory).as_posix(), p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
     ]
     # Tagged by content: parallel test runs of different checkouts share one engine.
     digest = hashlib.sha256(client.images.get(LOCAL_BASE).id.encode())
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for path in files:
-            arcname = path.relative_to(directory).as_posix()
+        for arcname, path in [*files, *extra]:
             tar.add(path, arcname=arcname)
             digest.update(arcname.encode() + b"\0" + path.read_bytes() + b"\0")
     tag = f"mailsh-lab/{name}:{digest.hexdigest()[:12]}"

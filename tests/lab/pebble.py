@@ -33,6 +33,8 @@ class LabPebble:
     management: str
     ca_bundle: Path
     container: docker.models.containers.Container = field(repr=False)
+    # The directory as seen on the lab network (from the operator and mail containers).
+    lab_directory: str = ""
 
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_bundle))
@@ -45,21 +47,33 @@ class LabPebble:
             return bytes(response.read())
 
 
-def _listener_certificate(directory: Path) -> Path:
-    """A CA and a server certificate for 127.0.0.1/localhost/pebble; returns the CA file."""
+def _listener_certificate(directory: Path, lab_ip: str) -> Path:
+    """A CA and a server certificate for 127.0.0.1/localhost/pebble and its lab address;
+    returns the CA file."""
     ca = LabCa.create()
-    chain, key = ca.issue(["pebble", "localhost", "127.0.0.1"], days=2, directory=directory)
+    names = ["pebble", "localhost", "127.0.0.1", lab_ip]
+    chain, key = ca.issue(names, days=2, directory=directory)
     chain.rename(directory / "cert.pem")
     key.rename(directory / "key.pem")
     (directory / "key.pem").chmod(0o644)  # read by pebble in the container
     return ca.write_bundle(directory / "listener-ca.pem")
 
 
-def start_pebble(client: docker.DockerClient, lab: Lab, dns: LabDns, workdir: Path) -> LabPebble:
-    """Start Pebble on the lab network, validating DNS-01 against the lab BIND."""
+def start_pebble(
+    client: docker.DockerClient,
+    lab: Lab,
+    dns: LabDns,
+    workdir: Path,
+    role: str = "pebble",
+    index: int = PEBBLE_INDEX,
+    validity_s: int | None = None,
+) -> LabPebble:
+    """Start Pebble on the lab network, validating DNS-01 against the lab BIND;
+    `validity_s` shortens the certificates it issues (renewal tests)."""
     image = build_lab_image(client, "pebble")
-    ca_file = _listener_certificate(workdir)
-    config = {
+    ip = lab.ip(index)
+    ca_file = _listener_certificate(workdir, ip)
+    config: dict[str, dict[str, object]] = {
         "pebble": {
             "listenAddress": f"0.0.0.0:{ACME_PORT}",
             "managementListenAddress": f"0.0.0.0:{MANAGEMENT_PORT}",
@@ -71,13 +85,15 @@ def start_pebble(client: docker.DockerClient, lab: Lab, dns: LabDns, workdir: Pa
             "externalAccountBindingRequired": False,
         }
     }
+    if validity_s is not None:
+        config["pebble"]["certificateValidityPeriod"] = validity_s
     (workdir / "pebble.json").write_text(json.dumps(config, indent=2))
     container = run_lab_container(
         client,
         image,
         lab,
-        role="pebble",
-        ip=lab.ip(PEBBLE_INDEX),
+        role=role,
+        ip=ip,
         ports={f"{ACME_PORT}/tcp": None, f"{MANAGEMENT_PORT}/tcp": None},
         volumes={str(workdir): {"bind": "/lab", "mode": "ro"}},
         command=["-dnsserver", f"{dns.ip}:53"],
@@ -87,6 +103,7 @@ def start_pebble(client: docker.DockerClient, lab: Lab, dns: LabDns, workdir: Pa
         management=f"https://127.0.0.1:{host_port(container, f'{MANAGEMENT_PORT}/tcp')}",
         ca_bundle=ca_file,
         container=container,
+        lab_directory=f"https://{ip}:{ACME_PORT}/dir",
     )
 
     def answers() -> bool:

@@ -290,3 +290,14 @@ def test_a_passphrase_encrypted_message_is_refused_without_asking_anyone(
     assert outcome.result == "refused"
     assert time.monotonic() - started < 2.0
     assert not marker.exists()
+
+
+def test_a_hostile_from_address_gets_no_reply_and_no_retry(
+    gpg_keys: GpgKeys, journal: ReplayJournal
+) -> None:
+    """Found by the fuzzer: a vertical tab in From broke the refusal notice's To header."""
+    server = Server(gpg_keys, journal, reply_on_reject=True)
+    raw = b"From:\x0b alice@client.example\nSubject: x\n\nhello\n"
+    outcome = server.handle(raw)
+    assert outcome.result == "refused"
+    assert server.sent == []

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from provision.certs import check_certificate, still_usable
+from mailsh_acme.certificate import check_certificate, still_usable
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 NAMES = ["mail.example.org", "mta-sts.example.org"]

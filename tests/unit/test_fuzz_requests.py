@@ -102,7 +102,7 @@ def _check(target: Target, raw: bytes) -> None:
 
 
 FUZZ = settings(
-    max_examples=300,
+    max_examples=1000,
     deadline=dt.timedelta(seconds=DECISION_BUDGET_S),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     database=None,
