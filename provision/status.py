@@ -19,6 +19,7 @@ import docker
 from docker.models.containers import Container
 
 from mailsh_acme.certificate import pem_not_after
+from provision import dkim
 from provision.config import Settings
 from provision.container import exec_in, find_container
 from provision.dns.changes import Action
@@ -26,6 +27,7 @@ from provision.dns.publish import update_dns
 from provision.dns.registry import capabilities
 from provision.engine import Engine
 from provision.errors import MailshError
+from provision.state import StateDir
 from provision.state_volume import STATE_MOUNT, read_file
 
 LOG_TAIL = 5000
@@ -59,6 +61,7 @@ class ServerStatus:
     last_accepted: RequestEvent | None = None
     last_refused: RequestEvent | None = None
     disk: dict[str, int] = field(default_factory=dict)
+    dkim: list[str] = field(default_factory=list)  # the selectors in use, one line each
 
     @property
     def healthy(self) -> bool:
@@ -114,9 +117,12 @@ def server_status(
     environ: Mapping[str, str],
     now: dt.datetime | None = None,
 ) -> ServerStatus:
+    selectors = dkim.describe(
+        dkim.load_selectors(StateDir(settings.state_dir.resolve()), settings.dkim.selector)
+    )
     container = find_container(client, settings.container_name)
     if container is None:
-        return ServerStatus(settings.container_name, str(engine), "missing")
+        return ServerStatus(settings.container_name, str(engine), "missing", dkim=selectors)
     dns, drift = dns_drift(settings, environ)
     until, days = _certificate(container, now or dt.datetime.now(dt.UTC))
     state = container.attrs.get("State", {})
@@ -138,6 +144,7 @@ def server_status(
         renewal=report.get("renewal"),
         dns=dns,
         dns_drift=drift,
+        dkim=selectors,
         queue=report.get("queue"),
         last_accepted=accepted,
         last_refused=refused,

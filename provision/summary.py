@@ -104,6 +104,7 @@ def status_lines(st: ServerStatus) -> list[str]:
         f"  certificate  {_certificate(st)}",
         f"  dns          {st.dns}",
         *[f"               {line}" for line in st.dns_drift],
+        *[f"  dkim: {line}" for line in st.dkim],
         f"  queue        {'?' if st.queue is None else st.queue} message(s)",
         f"  accepted     {f'{accepted.at} {accepted.detail}' if accepted else 'none yet'}",
         f"  refused      {f'{refused.at} {refused.detail}' if refused else 'none yet'}",
