@@ -17,7 +17,7 @@ from mailsh_server.keyring import Keyring
 from mailsh_server.run import RunResult, run_command
 from mailsh_server.settings import ServerSettings
 from mailsh_server.verify import KeyPolicy, Policy
-from provision.request_mail import FORMATS, Format
+from provision.request_mail import FORMATS, Format, read_reply
 from tests.fixtures.gpg import ALICE, GpgKeys
 from tests.requests_corpus import (
     BAD_REQUESTS,
@@ -72,12 +72,9 @@ def server(gpg_keys: GpgKeys, journal: ReplayJournal) -> Server:
 
 
 def stream(msg: EmailMessage, name: str) -> str:
-    for part in msg.iter_attachments():
-        if part.get_filename() == f"{name}.txt":
-            content = part.get_content()
-            assert isinstance(content, str)
-            return content
-    raise AssertionError(f"no {name}.txt in the reply")
+    """stdout or stderr of a reply, as `invoke send --wait` reads them."""
+    reply = read_reply(msg.as_bytes())
+    return reply.stdout if name == "stdout" else reply.stderr
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
