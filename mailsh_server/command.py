@@ -31,6 +31,8 @@ _ATTRIBUTION_VERB = re.compile(
     r"|kirjoitti|написал\w*)\s*:$",
     re.IGNORECASE,
 )
+# How attributions start ("On ...", "Am ...", "Le ...", a date), when a client wraps one.
+_ATTRIBUTION_START = re.compile(r"^(On|Am|Le|El|Il|Op|Den|Em|W dniu|\d)\b")
 # Where a client that does not prefix quoted lines (Outlook and its imitators) starts
 # the previous message.
 _QUOTE_HEADER = re.compile(
@@ -124,12 +126,17 @@ def _attribution_above(lines: list[str], end: int) -> int | None:
         i -= 1
     if i == 0 or _blank(lines[i - 1]) or not lines[i - 1].rstrip().endswith(":"):
         return None
+    matching: list[int] = []
     for count in range(1, MAX_ATTRIBUTION_LINES + 1):
         start = i - count
         if start < 0 or _blank(lines[start]) or _quoted(lines[start]):
             break
         if _looks_like_attribution(" ".join(line.strip() for line in lines[start:i])):
-            return start
+            if _ATTRIBUTION_START.match(lines[start]):
+                return start  # the shortest block that starts like one (a wrapped line)
+            matching.append(start)
+    if matching:
+        return matching[0]
     raise RequestRefused(
         f"the line above the quoted reply, {lines[i - 1].strip()[:80]!r}, may be your mail "
         "client's attribution or part of your command; write the command alone above "

@@ -39,7 +39,8 @@ LOCAL_SMTP = "127.0.0.1"
 INLINE_OUTPUT_BYTES = 16 * 1024
 HEAD_LINES = 20
 HEAD_LINE_CHARS = 300
-POLICY = email_policy.SMTP.clone(cte_type="7bit")
+POLICY = email_policy.SMTP
+TEXT_CTE = "quoted-printable"  # 7-bit, and still readable as it is
 
 
 def _subject(original: str) -> str:
@@ -128,7 +129,7 @@ def result_reply(
     if stderr:
         body += [STDERR_MARK, *err_lines, *([err_note] if err_note else [])]
     body += [*([""] if body else []), _status_line(run), *cut_notes(cuts)]
-    msg.set_content("\n".join([*body, "", NEXT_COMMAND_MARKER]) + "\n")
+    msg.set_content("\n".join([*body, "", NEXT_COMMAND_MARKER]) + "\n", cte=TEXT_CTE)
     for name, text, note in (("stdout", stdout, out_note), ("stderr", stderr, err_note)):
         if note:
             filename = STDOUT_PART if name == "stdout" else STDERR_PART
@@ -139,7 +140,7 @@ def result_reply(
 def notice_reply(envelope: Envelope, sender: str, to: str, result: str, text: str) -> EmailMessage:
     """A refusal or an "interrupted" notice: one line of why, and the marker."""
     msg = _base(envelope, sender, to, result)
-    msg.set_content(f"{text.rstrip()}\n\n{NEXT_COMMAND_MARKER}\n")
+    msg.set_content(f"{text.rstrip()}\n\n{NEXT_COMMAND_MARKER}\n", cte=TEXT_CTE)
     return msg
 
 
@@ -154,7 +155,7 @@ def notice_reply_like(reply: EmailMessage, text: str) -> EmailMessage:
         if not name.lower().startswith("content-") and name.lower() != "mime-version":
             msg[name] = value
     msg.replace_header(RESULT_HEADER, "withheld")
-    msg.set_content(text.rstrip() + "\n")
+    msg.set_content(text.rstrip() + "\n", cte=TEXT_CTE)
     return msg
 
 
@@ -217,21 +218,22 @@ def signed_reply(msg: EmailMessage, sign: Callable[[bytes], tuple[bytes, str]]) 
     boundary = f"mailsh-signed-{secrets.token_hex(12)}"
     while boundary.encode() in entity:
         boundary = f"mailsh-signed-{secrets.token_hex(12)}"
-    head = Message(policy=POLICY)
-    for name, value in msg.items():
-        lower = name.lower()
-        if not lower.startswith("content-") and lower != "mime-version":
-            head[name] = value
-    head["MIME-Version"] = "1.0"
-    head["Content-Type"] = (
-        f'multipart/signed; micalg={micalg}; protocol="application/pgp-signature"; '
+    content_type = (
+        f'multipart/signed; micalg="{micalg}"; protocol="application/pgp-signature"; '
         f'boundary="{boundary}"'
     )
+    outer = [
+        (name, value)
+        for name, value in msg.items()
+        if not name.lower().startswith("content-") and name.lower() != "mime-version"
+    ]
+    outer += [("MIME-Version", "1.0"), ("Content-Type", content_type)]
+    head = b"".join(POLICY.fold_binary(name, value) for name, value in outer)
     delimiter = f"--{boundary}".encode()
     armored = signature.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     return b"".join(
         [
-            head.as_bytes(policy=POLICY).rstrip(b"\r\n") + b"\r\n\r\n",
+            head + b"\r\n",
             b"This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n",
             delimiter + b"\r\n",
             entity,

@@ -35,6 +35,7 @@ class Server:
         policy_keys = {f: KeyPolicy(f) for f in keys.trusted}
         policy_keys[keys.mallory_subkey] = KeyPolicy(keys.mallory_subkey)
         self.sent: Sent = []
+        self.raw: list[bytes] = []
         self.settings = ServerSettings(
             recipient=RECIPIENT,
             policy=Policy(
@@ -53,6 +54,7 @@ class Server:
         )
 
     def _send(self, raw: bytes, to: str) -> None:
+        self.raw.append(raw)
         msg = message_from_bytes(raw, policy=policy.default)
         assert isinstance(msg, EmailMessage)
         self.sent.append((msg, to))
