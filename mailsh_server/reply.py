@@ -133,7 +133,14 @@ def result_reply(
     for name, text, note in (("stdout", stdout, out_note), ("stderr", stderr, err_note)):
         if note:
             filename = STDOUT_PART if name == "stdout" else STDERR_PART
-            msg.add_attachment(text, subtype="plain", filename=filename, cte="base64")
+            # As bytes: base64 of exactly the stream (a text part would gain a line end).
+            msg.add_attachment(
+                text.encode(),
+                maintype="text",
+                subtype="plain",
+                filename=filename,
+                params={"charset": "utf-8"},
+            )
     return msg
 
 
