@@ -384,13 +384,25 @@ def mailvelope_html(keys: GpgKeys, text: str, subject: str = "mailsh") -> bytes:
 def flowcrypt_inline(keys: GpgKeys, text: str, subject: str = "mailsh") -> bytes:
     """FlowCrypt's plain-text "sign only" (signed-msg-mail-formatter.ts): lines folded
     at 76, trailing whitespace removed from every line, the text trimmed, clear-signed,
-    and sent as an HTML-only body (Gmail API) with the block in <pre>-free <br> lines."""
+    and sent as a text/plain body (SendableMsg.createPgpInline)."""
     folded = "\n".join(
         line.rstrip()
         for raw in text.split("\n")
         for line in (textwrap.wrap(raw, 76, break_long_words=False, break_on_hyphens=False) or [""])
     ).strip()
-    armored = clearsigned(keys, folded)
+    return mail(
+        entity(
+            ["Content-Type: text/plain; charset=UTF-8", "Content-Transfer-Encoding: 7bit"],
+            clearsigned(keys, folded).encode(),
+        ),
+        subject,
+    )
+
+
+def html_only_clearsigned(keys: GpgKeys, text: str, subject: str = "mailsh") -> bytes:
+    """A clear-signed block pasted into a rich-text compose that sends HTML alone: one
+    line per <br>, blanks as &nbsp;."""
+    armored = clearsigned(keys, text)
     html = "<br>".join(_escape(line) for line in armored.rstrip().split("\n"))
     return mail(
         entity(
@@ -398,7 +410,7 @@ def flowcrypt_inline(keys: GpgKeys, text: str, subject: str = "mailsh") -> bytes
                 "Content-Type: text/html; charset=UTF-8",
                 "Content-Transfer-Encoding: quoted-printable",
             ],
-            qp(f"<div>{html}</div>"),
+            qp(f"<html><body><div>{html}</div></body></html>"),
         ),
         subject,
     )

@@ -18,6 +18,7 @@ from tests.mail_clients import (
     THUNDERBIRD_STYLE,
     Client,
     Posting,
+    html_only_clearsigned,
     html_only_pgp_mime,
     previous_reply_body,
     thunderbird,
@@ -99,3 +100,10 @@ def test_a_reply_quoted_between_commands_is_refused_and_says_why(
     assert outcome.result == "refused"
     assert "quoted lines" in read_reply(server.sent[0][0].as_bytes()).text
     assert not marker.exists()
+
+
+def test_a_clear_signed_block_in_an_html_only_mail_runs(server: Server, gpg_keys: GpgKeys) -> None:
+    text = written("echo 'a  b' && echo c", THUNDERBIRD_STYLE, "top", previous_reply_body("x\n"))
+    outcome = server.handle(html_only_clearsigned(gpg_keys, text))
+    assert outcome.result == "accepted", outcome.log_line
+    assert read_reply(server.raw[0]).stdout == "a  b\nc\n"

@@ -17,7 +17,7 @@ from mailsh_server.keyring import Keyring
 from mailsh_server.run import RunResult, run_command
 from mailsh_server.settings import ServerSettings
 from mailsh_server.verify import KeyPolicy, Policy
-from provision.request_mail import FORMATS, Format, read_reply
+from provision.request_mail import FORMATS, Format, read_reply, request_text
 from tests.fixtures.gpg import ALICE, GpgKeys
 from tests.requests_corpus import (
     BAD_REQUESTS,
@@ -291,3 +291,25 @@ def test_a_key_configured_with_its_own_run_as_runs_as_that_user(
     server.handler.runner = runner
     assert server.handle(request(gpg_keys, "clearsign", "true\n")).result == "accepted"
     assert users == ["deploy"]
+
+
+def test_the_same_command_with_two_request_ids_is_two_requests(
+    server: Server, gpg_keys: GpgKeys, tmp_path: Path
+) -> None:
+    counter = tmp_path / "count"
+    command = f"echo run >> {counter}\n"
+    first = request(gpg_keys, "clearsign", request_text(RECIPIENT, "id-one", command))
+    second = request(gpg_keys, "clearsign", request_text(RECIPIENT, "id-two", command))
+    outcomes = [server.handle(first), server.handle(second)]
+    assert [o.result for o in outcomes] == ["accepted", "accepted"]
+    assert [o.request_id for o in outcomes] == ["id-one", "id-two"]
+    assert counter.read_text() == "run\nrun\n"
+
+
+def test_what_the_mail_client_added_is_logged_rule_by_rule(
+    server: Server, gpg_keys: GpgKeys
+) -> None:
+    outcome = server.handle(request(gpg_keys, "pgp-mime", "uptime\n\n-- \nAlice\n"))
+    (line,) = outcome.cut_lines()
+    assert "signature block" in line
+    assert "removed=['-- ', 'Alice']" in line
