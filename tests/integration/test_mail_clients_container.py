@@ -13,7 +13,14 @@ from provision.client import wait_local
 from tests.fixtures.gpg import GpgKeys
 from tests.fixtures.requests import Reply, submit, wait_reply
 from tests.fixtures.server import RunningServer
-from tests.mail_clients import CLIENTS, Client, Posting, previous_reply_body, written
+from tests.mail_clients import (
+    CLIENTS,
+    Client,
+    Posting,
+    html_only_pgp_mime,
+    previous_reply_body,
+    written,
+)
 from tests.mutt import Mode, mbox, mutt
 
 POSTINGS: list[Posting] = ["none", "top", "bottom"]
@@ -85,3 +92,15 @@ def test_replying_in_mutt_to_the_servers_reply_runs_only_the_new_command(
     _ran_once_and_nothing_else(request_server, reply, counter, marker)
     assert reply.message["Subject"] == "Re: mailsh: ls"
     assert f"quoted reply ({posting}-posted)" in reply.text
+
+
+def test_an_html_only_request_is_refused_with_how_to_send_plain_text(
+    request_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    counter, _ = _paths()
+    raw = html_only_pgp_mime(gpg_keys, f"echo ran >> {counter}\n")
+    reply = wait_reply(request_server, submit(request_server, raw))
+    assert reply.result == "refused"
+    assert "HTML only" in reply.text and "Plain Text" in reply.text
+    code, _ = request_server.exec(["test", "-e", counter])
+    assert code != 0

@@ -290,3 +290,41 @@ def test_a_passphrase_encrypted_message_is_refused_without_asking_anyone(
     assert outcome.result == "refused"
     assert time.monotonic() - started < 2.0
     assert not marker.exists()
+
+
+def _flowed_outer_part(signed: bytes) -> EmailMessage:
+    """An unsigned text/plain part that says format=flowed around signed data."""
+    msg = EmailMessage()
+    msg.set_content(signed.decode(), cte="7bit")
+    msg.set_param("format", "flowed")
+    msg.set_param("delsp", "yes")
+    return msg
+
+
+def test_format_flowed_outside_the_signature_does_not_join_clear_signed_lines(
+    server: Server, gpg_keys: GpgKeys
+) -> None:
+    signed = gpg_keys.signer.sign(b"echo a \necho b\n", gpg_keys.alice, "clearsign")
+    outcome = server.handle(address(_flowed_outer_part(signed)))
+    assert outcome.result == "accepted", outcome.log_line
+    assert stream(server.sent[0][0], "stdout") == "a\nb\n"
+
+
+def test_format_flowed_outside_the_signature_does_not_join_signed_lines(
+    server: Server, gpg_keys: GpgKeys
+) -> None:
+    signed = gpg_keys.signer.sign(b"echo a \necho b\n", gpg_keys.alice, "opaque")
+    outcome = server.handle(address(_flowed_outer_part(signed)))
+    assert outcome.result == "accepted", outcome.log_line
+    assert stream(server.sent[0][0], "stdout") == "a\nb\n"
+
+
+def test_quoted_lines_of_a_signed_reply_never_run(
+    server: Server, gpg_keys: GpgKeys, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    text = f"echo new\n\nOn Mon, root@mailsh.localdomain wrote:\n> {marker}\n> touch {marker}\n"
+    outcome = server.handle(request(gpg_keys, "pgp-mime", text))
+    assert outcome.result == "accepted", outcome.log_line
+    assert stream(server.sent[0][0], "stdout") == "new\n"
+    assert not marker.exists()

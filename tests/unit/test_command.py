@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailsh_server.command import written_command
 from mailsh_server.message import Flowed, RequestRefused
@@ -103,3 +105,39 @@ def test_without_flowed_a_trailing_space_does_not_join_lines() -> None:
 
 def test_the_flowed_signature_separator_is_not_a_soft_break() -> None:
     assert written_command("uptime\n-- \nAlice\n", Flowed()).text == "uptime\n"
+
+
+LINES = st.sampled_from(
+    [
+        "",
+        "echo a",
+        "ls /tmp",
+        "-- ",
+        "--",
+        "> quoted",
+        ">",
+        "On Mon, root@x wrote:",
+        "odd:",
+        "Sent from my phone",
+        NEXT_COMMAND_MARKER,
+        "From: root@x",
+        "________________________________",
+    ]
+)
+
+
+@settings(max_examples=500, database=None)
+@given(lines=st.lists(LINES, max_size=12), lost=st.booleans())
+def test_the_command_is_always_lines_of_the_signed_text_in_order(
+    lines: list[str], lost: bool
+) -> None:
+    """The rules only remove: what runs is a part of what was signed, never a quoted line."""
+    text = "\n".join(lines) + "\n"
+    try:
+        command = written_command(text, trailing_blanks_lost=lost)
+    except RequestRefused:
+        return
+    kept = command.text.rstrip("\n").split("\n")
+    it = iter(lines)
+    assert all(any(line == original for original in it) for line in kept)
+    assert not any(line.startswith(">") for line in kept)
