@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import html
 import quopri
 import re
 from dataclasses import dataclass
@@ -21,8 +20,9 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
-from html.parser import HTMLParser
 from typing import Literal
+
+from mailsh_server.html_text import html_text
 
 MAX_DEPTH = 4
 # Bounds checked on the raw bytes before the stdlib parser builds the MIME tree:
@@ -277,55 +277,6 @@ def _collect(raw: bytes, part: Message, depth: int, found: list[Payload]) -> Non
             found.extend(payloads_in_text(html_text(body, part)))
     elif ctype != "application/pgp-signature":
         found.extend(payloads_in_text(_decoded_body(part)))
-
-
-_TAG_GAP = re.compile(r">[ \t]*\n[ \t]*<")
-
-
-class _TextOfHtml(HTMLParser):
-    """The text of an HTML body, lines broken where the HTML breaks them."""
-
-    BREAKS = frozenset({"br", "div", "p", "pre", "li", "tr", "blockquote", "h1", "h2", "h3"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.chunks: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head"):
-            self.skip += 1
-        elif tag == "br" or (
-            tag in self.BREAKS and self.chunks and not self.chunks[-1].endswith("\n")
-        ):
-            self.chunks.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head"):
-            self.skip = max(0, self.skip - 1)
-        elif tag in self.BREAKS - {"br"} and self.chunks and not self.chunks[-1].endswith("\n"):
-            self.chunks.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.chunks.append(data)
-
-
-def html_text(body: bytes, part: Message) -> bytes:
-    """An HTML body's text (a clear-signed block pasted into an HTML-only webmail); the
-    signature check decides whether it came out as it was signed."""
-    charset = part.get_content_charset("utf-8")
-    try:
-        text = body.decode(charset, "replace")
-    except LookupError:
-        text = body.decode("utf-8", "replace")
-    parser = _TextOfHtml()
-    # Line ends in HTML source are blanks, and none at all between two tags.
-    text = _TAG_GAP.sub("><", text.replace("\r\n", "\n"))
-    parser.feed(text.replace("\n", " "))
-    parser.close()
-    plain = html.unescape("".join(parser.chunks)).replace("\xa0", " ")
-    return plain.encode("utf-8")
 
 
 def find_payload(raw: bytes, msg: Message | None = None) -> Payload | None:
