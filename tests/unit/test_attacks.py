@@ -27,7 +27,7 @@ from tests.attacks import (
     reencodings,
     text_signature_variants,
 )
-from tests.fixtures.gpg import DAVE, DAVE_REVOKED, GpgKeys
+from tests.fixtures.gpg import DAVE, DAVE_REVOKED, GpgKeys, SignMode
 from tests.requests_corpus import address, encrypted_request, request
 from tests.unit.test_request_handler import Server, stream
 
@@ -301,19 +301,11 @@ def _flowed_outer_part(signed: bytes) -> EmailMessage:
     return msg
 
 
-def test_format_flowed_outside_the_signature_does_not_join_clear_signed_lines(
-    server: Server, gpg_keys: GpgKeys
-) -> None:
-    signed = gpg_keys.signer.sign(b"echo a \necho b\n", gpg_keys.alice, "clearsign")
-    outcome = server.handle(address(_flowed_outer_part(signed)))
-    assert outcome.result == "accepted", outcome.log_line
-    assert stream(server.sent[0][0], "stdout") == "a\nb\n"
-
-
+@pytest.mark.parametrize("mode", ["clearsign", "opaque"])
 def test_format_flowed_outside_the_signature_does_not_join_signed_lines(
-    server: Server, gpg_keys: GpgKeys
+    server: Server, gpg_keys: GpgKeys, mode: SignMode
 ) -> None:
-    signed = gpg_keys.signer.sign(b"echo a \necho b\n", gpg_keys.alice, "opaque")
+    signed = gpg_keys.signer.sign(b"echo a \necho b\n", gpg_keys.alice, mode)
     outcome = server.handle(address(_flowed_outer_part(signed)))
     assert outcome.result == "accepted", outcome.log_line
     assert stream(server.sent[0][0], "stdout") == "a\nb\n"
