@@ -266,7 +266,8 @@ def trust(c: Context, path: str, config: str | None = None) -> None:
         "command": "the shell command to run on the server",
         "file": "read the command (a script) from this file instead",
         "format": "pgp-mime (default), clearsign, attachment or uuencode",
-        "wait": "wait for the reply and print the command's output",
+        "wait": "wait for the reply, print the output, exit with the command's status "
+        "(or 77 refused, 124 timed out, 75 no reply in time, 70 interrupted)",
         "timeout": "seconds to wait for the reply",
         "key": "signing key (fingerprint or address; default [client] key)",
         "encrypt": "encrypt the request to the server's key (`invoke server-key`)",
@@ -285,7 +286,12 @@ def send(
     config: str | None = None,
     server: str | None = None,
 ) -> None:
-    """Sign a command with your key and mail it to the server (optionally wait for the reply)."""
+    """Sign a command with your key and mail it to the server (optionally wait for the reply).
+
+    With --wait, the exit status is the command's own, or: 77 the server refused the
+    request (nothing ran; the reason is printed), 124 the command ran past timeout_s and
+    was killed, 75 no reply within --timeout (it may still come), 70 interrupted.
+    """
     with user_errors():
         if format not in FORMATS:
             raise Exit(f"mailsh: --format must be one of {', '.join(FORMATS)}", code=1)
@@ -309,10 +315,9 @@ def send(
             return
         sys.stdout.write(sent.stdout)
         sys.stderr.write(sent.stderr)
-        if sent.result in ("refused", "interrupted"):
-            raise Exit(f"mailsh: request {sent.result}", code=1)
-        if sent.exit_status:
-            raise Exit(code=sent.exit_status)
+        code, why = sent.exit()
+        if code:
+            raise Exit(why, code=code)
 
 
 @task(

@@ -31,6 +31,8 @@ _DATA_PROBLEMS = {
 }
 # Data signatures: binary (0x00) and canonical text (0x01). SIG_ID exists only for these.
 _DATA_CLASSES = ("00", "01")
+# RFC 3156 micalg names of OpenPGP hash algorithm ids (RFC 4880 §9.4).
+_MICALG = {2: "pgp-sha1", 8: "pgp-sha256", 9: "pgp-sha384", 10: "pgp-sha512", 11: "pgp-sha224"}
 
 
 @dataclass(frozen=True)
@@ -182,3 +184,15 @@ def parse_status(channel: bytes, returncode: int = 0) -> SignatureStatus:
         timestamp=timestamp,
         signature_id=run.signatures[0].sig_id,
     )
+
+
+def created_signature_micalg(channel: bytes) -> str | None:
+    """The micalg of the one signature gpg says it made (SIG_CREATED), else None."""
+    try:
+        lines = status_lines(channel)
+    except _Garbled:
+        return None
+    created = [args for keyword, args in lines if keyword == "SIG_CREATED"]
+    if len(created) != 1 or len(created[0]) < 3 or not created[0][2].isdigit():
+        return None
+    return _MICALG.get(int(created[0][2]))

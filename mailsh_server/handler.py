@@ -21,6 +21,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import TypeVar
 
+from mailsh_server.command import Cut
 from mailsh_server.journal import Claim, ReplayJournal
 from mailsh_server.keyring import Keyring, Verification
 from mailsh_server.limits import BudgetExceeded, time_budget
@@ -29,6 +30,7 @@ from mailsh_server.message import (
     Payload,
     PayloadKind,
     RequestRefused,
+    SignedBody,
     envelope_of,
     find_payload,
     parse_request,
@@ -40,8 +42,10 @@ from mailsh_server.reply import (
     encrypted_reply,
     notice_reply,
     notice_reply_like,
+    refusal_text,
     result_reply,
     send,
+    signed_reply,
 )
 from mailsh_server.run import CommandLimits, RunResult, run_command
 from mailsh_server.settings import ServerSettings, load_settings
@@ -66,6 +70,8 @@ class Outcome:
     digest: str | None = None
     reply_to: str | None = None
     exit_status: int | None = None
+    cuts: tuple[Cut, ...] = ()
+    request_id: str | None = None
 
     @property
     def log_line(self) -> str:
@@ -74,7 +80,7 @@ class Outcome:
     def format(self, **cost: object) -> str:
         """One log line; `cost` (time, memory) goes before the reason, which ends it."""
         fields = [self.result]
-        for name in ("signer", "reply_to", "exit_status"):
+        for name in ("signer", "reply_to", "exit_status", "request_id"):
             value = getattr(self, name)
             if value is not None:
                 fields.append(f"{name}={value}")
@@ -83,6 +89,16 @@ class Outcome:
         fields += [f"{name}={value}" for name, value in cost.items()]
         fields.append(f"reason={self.reason}")
         return _UNPRINTABLE.sub("?", " ".join(fields))[:1000]
+
+    def cut_lines(self) -> list[str]:
+        """One log line per rule that removed what the mail client added: what it removed."""
+        request = f" request={self.digest[:16]}" if self.digest else ""
+        return [
+            _UNPRINTABLE.sub("?", f"cut{request} {cut.describe()} removed={list(cut.lines)!r}")[
+                :1000
+            ]
+            for cut in self.cuts
+        ]
 
 
 def _headers_only(raw: bytes) -> Envelope:
@@ -128,7 +144,17 @@ class RequestHandler:
         self.clock = clock
 
     def _answer(self, msg: EmailMessage, to: str) -> None:
-        self.sender(msg.as_bytes(), to)
+        self.sender(self._sign(msg), to)
+
+    def _sign(self, msg: EmailMessage) -> bytes:
+        """PGP/MIME signed by the server's own key when it has one (`invoke server-key`)."""
+        if not self.keyring.has_secret_key():
+            return msg.as_bytes()
+        try:
+            return signed_reply(msg, self.keyring.sign_detached)
+        except RuntimeError as e:  # the server's trouble: the reply still goes, unsigned
+            syslog.syslog(syslog.LOG_ERR, f"cannot sign the reply, sent unsigned: {e}")
+            return msg.as_bytes()
 
     def _refuse(self, envelope: Envelope, reason: str, signer: str | None) -> Outcome:
         to: str | None = None
@@ -138,7 +164,7 @@ class RequestHandler:
         elif self.settings.reply_on_reject and not envelope.auto_submitted:
             to = envelope.reply_address
         if to is not None:
-            text = f"mailsh refused this request: {reason}\nNothing was executed."
+            text = refusal_text(reason)
             self._answer(notice_reply(envelope, self.settings.recipient, to, "refused", text), to)
         return Outcome("refused", reason, signer=signer, reply_to=to)
 
@@ -147,7 +173,7 @@ class RequestHandler:
         signer: str | None = None
         try:
             envelope, payload = _parse(raw)
-            verification, kind, encrypted, subject = self._verify(payload)
+            verification, body, kind, encrypted, subject = self._verify(payload)
             if subject is not None:
                 envelope = replace(envelope, subject=subject)
             status = verification.status
@@ -156,7 +182,7 @@ class RequestHandler:
                 signer = status.primary_fingerprint if status.primary_fingerprint in keys else None
             accepted = accept(
                 status,
-                verification.signed,
+                body,
                 kind,
                 envelope,
                 keys,
@@ -168,23 +194,25 @@ class RequestHandler:
             return self._refuse(envelope, e.reason, signer)
         return self._execute(envelope, accepted, encrypted)
 
-    def _verify(self, payload: Payload) -> tuple[Verification, PayloadKind, bool, str | None]:
-        """gpg's verdict with the signed text to run, its kind, whether it came encrypted,
-        and the subject protected inside the encryption (if any)."""
+    def _verify(
+        self, payload: Payload
+    ) -> tuple[Verification, SignedBody, PayloadKind, bool, str | None]:
+        """gpg's verdict, the signed text to take the command from, its kind, whether it
+        came encrypted, and the subject protected inside the encryption (if any)."""
         subject = None
         encrypted = payload.kind == "encrypted"
         if encrypted:
             payload, opened, subject = self._decrypt(payload)
             if opened is not None:  # signed and encrypted in one OpenPGP message
-                return opened, "opaque", True, None
+                return opened, SignedBody(opened.signed), "opaque", True, None
         verification = self.keyring.verify(payload)
         # Inline PGP (webmail) may sign and encrypt to the server's key in one armored
         # block: the reply is then encrypted too.
         encrypted = encrypted or verification.status.decrypted
+        body = SignedBody(verification.signed)
         if verification.status.valid and payload.kind == "detached":
-            signed = _within_budget(signed_entity_body, verification.signed)
-            verification = Verification(verification.status, signed)
-        return verification, payload.kind, encrypted, subject
+            body = _within_budget(signed_entity_body, verification.signed)
+        return verification, body, payload.kind, encrypted, subject
 
     def _decrypt(self, payload: Payload) -> tuple[Payload, Verification | None, str | None]:
         """Open a multipart/encrypted request: the signed payload inside and its protected
@@ -206,12 +234,13 @@ class RequestHandler:
         return inner, None, _within_budget(protected_subject, opened.signed)
 
     def _seal(self, reply: EmailMessage, signer: str) -> bytes:
-        """The result reply encrypted to the signer, or a notice when the key cannot receive."""
+        """The result reply signed and encrypted to the signer (RFC 3156 §6.2), or a
+        notice when the key cannot receive."""
         try:
             return encrypted_reply(reply, lambda b: self.keyring.encrypt_to(b, signer)).as_bytes()
         except RuntimeError as e:
             text = f"mailsh ran the request, but cannot encrypt the output to your key: {e}"
-            return notice_reply_like(reply, text).as_bytes()
+            return self._sign(notice_reply_like(reply, text))
 
     def _execute(self, envelope: Envelope, accepted: Accepted, encrypted: bool) -> Outcome:
         sender = self.settings.recipient
@@ -232,7 +261,7 @@ class RequestHandler:
                 "mailsh: this request was interrupted (the handler stopped while it ran) "
                 "and is not re-run.\nCheck its effects and send a new request if needed."
             )
-            reply = notice_reply(envelope, sender, to, "interrupted", text).as_bytes()
+            reply = self._sign(notice_reply(envelope, sender, to, "interrupted", text))
             self.journal.finish(digest, "interrupted", reply, self.clock())
             outcome = Outcome("interrupted", "interrupted, not re-run", signer, digest, to)
         else:
@@ -240,11 +269,20 @@ class RequestHandler:
             run = self.runner(
                 accepted.command, accepted.run_as, s.timeout_s, s.max_output_bytes, s.limits
             )
-            result = result_reply(envelope, sender, to, run)
-            reply = self._seal(result, signer) if encrypted else result.as_bytes()
+            result = result_reply(envelope, sender, to, run, accepted.cuts, s.inline_output_bytes)
+            reply = self._seal(result, signer) if encrypted else self._sign(result)
             self.journal.finish(digest, f"exit {run.exit_status}", reply, self.clock())
             reason = "timed out" if run.timed_out else "ran"
-            outcome = Outcome("accepted", reason, signer, digest, to, run.exit_status)
+            outcome = Outcome(
+                "accepted",
+                reason,
+                signer,
+                digest,
+                to,
+                run.exit_status,
+                accepted.cuts,
+                accepted.request_id,
+            )
         self.sender(reply, to)
         self.journal.reply_sent(digest)
         return outcome
@@ -267,6 +305,8 @@ def log(outcome: Outcome, started: float) -> None:
     ms = (time.monotonic() - started) * 1000
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     syslog.syslog(level, outcome.format(ms=f"{ms:.0f}", maxrss_mb=maxrss_mb))
+    for line in outcome.cut_lines():
+        syslog.syslog(syslog.LOG_INFO, line)
 
 
 def server_keyring() -> Keyring:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailsh_server.gpg import GpgUnavailable, run_gpg
-from mailsh_server.gpgstatus import SignatureStatus, parse_status
+from mailsh_server.gpgstatus import SignatureStatus, created_signature_micalg, parse_status
 from mailsh_server.keylist import KeyInfo, parse_listing
 from mailsh_server.message import Payload
 
@@ -36,6 +36,7 @@ class Keyring:
         self.home = home
         self.max_output = max_output
         self._keys: tuple[str, dict[str, KeyInfo]] | None = None
+        self._own: tuple[str, str | None] | None = None
 
     def _run(self, args: list[str], data: bytes, signature: bytes | None = None) -> Verification:
         run = run_gpg(self.home, args, data, self.max_output, signature=signature)
@@ -62,7 +63,27 @@ class Keyring:
         return self._run(["--decrypt"], payload.data)
 
     def has_secret_key(self) -> bool:
-        return bool(self._gpg_list("--list-secret-keys").strip())
+        return self.own_key() is not None
+
+    def own_key(self) -> str | None:
+        """The fingerprint of the server's own key (`invoke server-key`), listed once per
+        keyring version (see `keys`)."""
+        version = os.path.realpath(self.home)
+        if self._own is None or self._own[0] != version:
+            self._own = (version, own_fingerprint(self._gpg_list("--list-secret-keys")))
+        return self._own[1]
+
+    def sign_detached(self, data: bytes) -> tuple[bytes, str]:
+        """An armored detached signature by the server's own key, and its RFC 3156 micalg."""
+        own = self.own_key()
+        if own is None:
+            raise RuntimeError("this server has no key of its own")
+        args = ["--armor", "--detach-sign", "--digest-algo", "SHA256", "--local-user", own]
+        run = run_gpg(self.home, args, data, max_output=65536)
+        micalg = created_signature_micalg(run.status)
+        if run.returncode != 0 or micalg is None or run.timed_out or run.output_exceeded:
+            raise RuntimeError(f"gpg could not sign: {run.stderr.decode(errors='replace')}")
+        return run.output, micalg
 
     def _gpg_list(self, what: str) -> str:
         run = run_gpg(self.home, ["--with-colons", "--fixed-list-mode", what], b"", LISTING_MAX)
@@ -89,12 +110,30 @@ class Keyring:
         return list(key.addresses) if key else []
 
     def encrypt_to(self, data: bytes, fingerprint: str) -> bytes:
+        """`data` encrypted to `fingerprint`, and signed by the server's own key in the same
+        OpenPGP message (RFC 3156 §6.2) when it has one."""
+        own = self.own_key()
+        sign = ["--sign", "--digest-algo", "SHA256", "--local-user", own] if own else []
         run = run_gpg(
             self.home,
-            ["--armor", "--encrypt", "--recipient", fingerprint],
+            ["--armor", *sign, "--encrypt", "--recipient", fingerprint],
             data,
             max_output=4 * len(data) + 65536,
         )
         if run.returncode != 0:
             raise RuntimeError(f"cannot encrypt the reply: {run.stderr.decode(errors='replace')}")
         return run.output
+
+
+def own_fingerprint(listing: str) -> str | None:
+    """The primary fingerprint of the first secret key in a colon listing."""
+    secret = False
+    for line in listing.split("\n"):
+        fields = line.split(":")
+        if fields[0] == "sec":
+            secret = True
+        elif fields[0] == "fpr" and secret and len(fields) > 9:
+            return fields[9]
+        elif fields[0] in ("ssb", "uid"):
+            secret = False
+    return None

@@ -22,6 +22,8 @@ from email.parser import BytesParser
 from email.utils import getaddresses
 from typing import Literal
 
+from mailsh_server.html_text import html_text
+
 MAX_DEPTH = 4
 # Bounds checked on the raw bytes before the stdlib parser builds the MIME tree:
 # its cost grows with the number and nesting of parts, and a request needs few.
@@ -55,6 +57,14 @@ _UU_BEGIN = re.compile(rb"^begin [0-7]{3,4} \S.*$", re.M)
 _UU_END = re.compile(rb"^end[ \t]*\r?$", re.M)
 
 PayloadKind = Literal["opaque", "clearsigned", "detached", "encrypted"]
+HTML_ONLY = (
+    "the signed part of your mail is HTML only, and mailsh runs only plain text. Send plain "
+    "text: Thunderbird: Account Settings > Composition & Addressing > uncheck 'Compose "
+    "messages in HTML format' (or Options > Delivery Format > Plain Text Only); K-9 Mail / "
+    "FairEmail: Message format 'Plain text'; Apple Mail: Format > Make Plain Text; "
+    "Evolution: Format > Plain Text; Mailvelope and FlowCrypt: plain-text compose "
+    "(nothing was run)"
+)
 
 
 class RequestRefused(Exception):
@@ -83,6 +93,23 @@ class Payload:
     kind: PayloadKind
     data: bytes
     signature: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Flowed:
+    """The signed text/plain part says `format=flowed` (RFC 3676), with DelSp or not."""
+
+    delsp: bool = False
+
+
+@dataclass(frozen=True)
+class SignedBody:
+    """The command part of a PGP/MIME signed entity, and how its text was written;
+    `problem` says why the signed entity holds no command (checked once trust is)."""
+
+    text: bytes
+    flowed: Flowed | None = None
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,9 +265,20 @@ def _collect(raw: bytes, part: Message, depth: int, found: list[Payload]) -> Non
         if len(parts) != 2:
             raise RequestRefused("malformed PGP/MIME: multipart/encrypted needs two parts")
         found.append(Payload("encrypted", _decoded_body(parts[1])))
+    elif ctype == "multipart/alternative":
+        # One content, several renderings: the plain text one when there is one (webmail
+        # sends a clear-signed block in both, and only the plain one keeps its bytes).
+        children = _children(part)
+        plain = [c for c in children if c.get_content_type() == "text/plain"]
+        for child in plain[:1] or children:
+            _collect(raw, child, depth + 1, found)
     elif part.is_multipart():
         for child in _children(part):
             _collect(raw, child, depth + 1, found)
+    elif ctype == "text/html":
+        body = _decoded_body(part)
+        if b"-----BEGIN PGP " in body:  # else there is nothing to find: skip the HTML parser
+            found.extend(payloads_in_text(html_text(body, part)))
     elif ctype != "application/pgp-signature":
         found.extend(payloads_in_text(_decoded_body(part)))
 
@@ -288,16 +326,27 @@ def parse_request(raw: bytes, max_bytes: int) -> ParsedRequest:
     return ParsedRequest(envelope_of(msg), payload)
 
 
-def signed_entity_body(entity: bytes) -> bytes:
-    """The command inside a PGP/MIME signed entity: its first text/plain part, as UTF-8."""
+def signed_entity_body(entity: bytes) -> SignedBody:
+    """The command inside a PGP/MIME signed entity: its first text/plain body part (not an
+    attachment, such as Thunderbird's public key), as UTF-8, and whether it is flowed."""
     check_bounds(entity)
     msg = BytesParser(policy=policy.compat32).parsebytes(entity)
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
-        if part.get_content_type() == "text/plain":
-            return _as_utf8(_decoded_body(part), part.get_content_charset("utf-8"))
-    raise RequestRefused("the signed MIME part holds no text/plain command")
+    leaves = [p for p in msg.walk() if not p.is_multipart()]
+    texts = [p for p in leaves if p.get_content_type() == "text/plain"]
+    inline = [p for p in texts if p.get_content_disposition() != "attachment"]
+    for part in (inline or texts)[:1]:
+        text = _as_utf8(_decoded_body(part), part.get_content_charset("utf-8"))
+        return SignedBody(text, _flowed(part))
+    if any(p.get_content_type() == "text/html" for p in leaves):
+        return SignedBody(b"", problem=HTML_ONLY)
+    return SignedBody(b"", problem="the signed MIME part holds no text/plain command")
+
+
+def _flowed(part: Message) -> Flowed | None:
+    """RFC 3676 parameters of a text/plain part (inside the signature: its own headers)."""
+    if str(part.get_param("format", "") or "").lower() != "flowed":
+        return None
+    return Flowed(delsp=str(part.get_param("delsp", "") or "").lower() == "yes")
 
 
 def _as_utf8(body: bytes, charset: str) -> bytes:

@@ -9,6 +9,24 @@ from __future__ import annotations
 # Reply headers: what happened to the request, and the command's exit status.
 RESULT_HEADER = "X-Mailsh-Result"
 EXIT_HEADER = "X-Mailsh-Exit-Status"
+# How many lines of the reply body, from its start, are stdout; how many lines after
+# the STDERR_MARK line are stderr (a stream too long to show whole is an attachment).
+STDOUT_LINES_HEADER = "X-Mailsh-Stdout-Lines"
+STDERR_LINES_HEADER = "X-Mailsh-Stderr-Lines"
+STDERR_MARK = "--- stderr ---"
+STDOUT_PART = "stdout.txt"
+STDERR_PART = "stderr.txt"
+# Every reply ends with this line; a reply to a reply is cut there (and at the quote).
+NEXT_COMMAND_MARKER = "## mailsh: write your next command above this line ##"
+# A refusal's body starts with this, then the reason.
+REFUSED_PREFIX = "mailsh refused this request: "
+
+# Lines the client puts before the command, inside the signed text: the server the
+# request is for (`require_binding`), and a random id that makes each request a new
+# signature even when the same command is signed twice in one second (ed25519
+# signatures are deterministic).
+BINDING_HEADER = "Mailsh-To"
+REQUEST_ID_HEADER = "Mailsh-Request-Id"
 # The Subject outside an encrypted request or reply; the real one is a protected
 # header inside (Content-Type parameter protected-headers="v1").
 HIDDEN_SUBJECT = "..."

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailsh_server.protocol import run_as_problem
+from mailsh_server.reply import INLINE_OUTPUT_BYTES
 from mailsh_server.run import CommandLimits
 from mailsh_server.verify import KeyPolicy, Policy
 
@@ -19,6 +20,7 @@ class ServerSettings:
     max_output_bytes: int
     reply_on_reject: bool
     limits: CommandLimits = field(default_factory=CommandLimits)
+    inline_output_bytes: int = INLINE_OUTPUT_BYTES
 
 
 class SettingsError(Exception):
@@ -65,6 +67,7 @@ def parse_settings(data: dict[str, object]) -> ServerSettings:
         max_output_bytes=int(str(data.get("max_output_bytes", 1024 * 1024))),
         reply_on_reject=bool(data.get("reply_on_reject", False)),
         limits=limits,
+        inline_output_bytes=int(str(data.get("inline_output_bytes", INLINE_OUTPUT_BYTES))),
     )
 
 

@@ -7,12 +7,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from mailsh_server.command import Cut, written_command
 from mailsh_server.gpgstatus import SignatureStatus
 from mailsh_server.keylist import KeyInfo
-from mailsh_server.message import Envelope, PayloadKind, RequestRefused
+from mailsh_server.message import Envelope, PayloadKind, RequestRefused, SignedBody
+from mailsh_server.protocol import BINDING_HEADER, REQUEST_ID_HEADER
 
 CLOCK_SKEW_S = 60
-BINDING_HEADER = b"mailsh-to:"
+_BINDING = BINDING_HEADER.lower().encode() + b":"
+_REQUEST_ID = re.compile(
+    rb"(?i)^" + re.escape(REQUEST_ID_HEADER.encode()) + rb":[ \t]*([\w-]{1,64})\r?$"
+)
 # A signed text that starts like a MIME entity is a PGP/MIME body re-wrapped as a
 # plain signed message: its headers and transfer encoding would run as shell.
 _MIME_START = re.compile(rb"(?i)^(content-[a-z-]+|mime-version)[ \t]*:")
@@ -44,6 +49,8 @@ class Accepted:
     run_as: str
     reply_address: str
     command: str
+    cuts: tuple[Cut, ...] = ()
+    request_id: str | None = None
 
 
 def request_digest(status: SignatureStatus) -> str:
@@ -64,14 +71,23 @@ def request_digest(status: SignatureStatus) -> str:
 def strip_binding(signed: bytes, recipient: str, required: bool) -> bytes:
     """Check and remove the `Mailsh-To: <recipient>` first line (replay on another server)."""
     first, sep, rest = signed.partition(b"\n")
-    if first.lower().startswith(BINDING_HEADER):
-        named = first[len(BINDING_HEADER) :].strip().decode("utf-8", "replace").strip("<>")
+    if first.lower().startswith(_BINDING):
+        named = first[len(_BINDING) :].strip().decode("utf-8", "replace").strip("<>")
         if named.lower() != recipient.lower():
             raise RequestRefused(f"request is bound to {named}, not to this server ({recipient})")
         return rest if sep else b""
     if required:
-        raise RequestRefused(f"signed text does not start with 'Mailsh-To: {recipient}'")
+        raise RequestRefused(f"signed text does not start with '{BINDING_HEADER}: {recipient}'")
     return signed
+
+
+def strip_request_id(signed: bytes) -> tuple[bytes, str | None]:
+    """Remove the `Mailsh-Request-Id:` line `invoke send` puts first (after the binding)."""
+    first, sep, rest = signed.partition(b"\n")
+    found = _REQUEST_ID.match(first)
+    if found is None:
+        return signed, None
+    return (rest if sep else b""), found.group(1).decode()
 
 
 def signed_text(signed: bytes, kind: PayloadKind) -> bytes:
@@ -140,7 +156,7 @@ def check_reply_address(envelope: Envelope, key: KeyPolicy, addresses: Sequence[
 
 def accept(
     status: SignatureStatus,
-    signed: bytes,
+    signed: SignedBody,
     kind: PayloadKind,
     envelope: Envelope,
     keys: Mapping[str, KeyInfo],
@@ -148,19 +164,31 @@ def accept(
     policy: Policy,
     now: float,
 ) -> Accepted:
-    """Apply every rule in order; raise `RequestRefused` at the first broken one."""
+    """Apply every rule in order; raise `RequestRefused` at the first broken one.
+
+    Only then is the command taken from the signed text: without the binding and
+    request-id lines and without what the mail client added (`command.written_command`).
+    """
     key = check_signature(status, keys, policy, now)
     digest = request_digest(status)
     if seen(digest):
         raise RequestRefused("replay of an already accepted request")
     assert status.primary_fingerprint is not None and status.timestamp is not None
     reply = check_reply_address(envelope, key, keys[status.primary_fingerprint].addresses)
-    body = strip_binding(signed_text(signed, kind), policy.recipient, policy.require_binding)
+    if signed.problem:
+        raise RequestRefused(signed.problem)
+    text = signed_text(signed.text, kind)
+    body, request_id = strip_request_id(
+        strip_binding(text, policy.recipient, policy.require_binding)
+    )
+    written = written_command(command_text(body), signed.flowed, kind == "clearsigned")
     return Accepted(
         digest=digest,
         signer=status.primary_fingerprint,
         signed_at=status.timestamp,
         run_as=key.run_as or policy.run_as,
         reply_address=reply,
-        command=command_text(body),
+        command=written.text,
+        cuts=written.cuts,
+        request_id=request_id,
     )

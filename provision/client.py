@@ -8,6 +8,7 @@ the server's reply mailbox through the Docker SDK.
 from __future__ import annotations
 
 import re
+import secrets
 import smtplib
 import ssl
 import time
@@ -30,12 +31,13 @@ from provision.errors import ConfigError, MailshError
 from provision.files import write_atomic
 from provision.render import catches_replies
 from provision.request_mail import (
-    BINDING,
     Format,
+    Reply,
     address_message,
     build_request,
     encrypted_message,
-    parse_reply,
+    read_reply,
+    request_text,
 )
 from provision.server_key import ServerKey, load_server_key
 from provision.state import StateDir
@@ -51,9 +53,22 @@ HASH_NAMES = {
 }
 IMAP_POLL_S = 2.0
 
+# `invoke send --wait` exit statuses besides the command's own (0-255). A command that
+# itself exits with one of these is told apart by the "mailsh:" line on stderr.
+EXIT_SOFTWARE = 70  # the request was interrupted on the server or its output withheld
+EXIT_NO_REPLY = 75  # EX_TEMPFAIL: no reply within --timeout (it may still come)
+EXIT_REFUSED = 77  # EX_NOPERM: the server refused the request; nothing ran
+EXIT_TIMED_OUT = 124  # as timeout(1): the command ran past timeout_s and was killed
+
 
 class ClientError(MailshError):
     """Signing, sending or waiting for a reply failed."""
+
+
+class NoReply(ClientError):
+    """No reply arrived within the time given."""
+
+    exit_code = EXIT_NO_REPLY
 
 
 def user_gpg(home: str | None = None) -> gnupg.GPG:
@@ -161,6 +176,10 @@ def _signer(gpg: gnupg.GPG, fpr: str, passphrase: str | None) -> Callable[..., b
     return sign
 
 
+def new_request_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
 def signed_request(
     gpg: gnupg.GPG,
     fmt: Format,
@@ -168,7 +187,10 @@ def signed_request(
     fpr: str,
     recipient: str,
     passphrase: str | None = None,
+    request_id: str | None = None,
 ) -> Message:
+    """The command signed with a binding to `recipient` and a fresh request id: the same
+    command sent twice, even within one second, is two requests (two signatures)."""
     sign = _signer(gpg, fpr, passphrase)
     hashes: list[str] = []
 
@@ -179,7 +201,7 @@ def signed_request(
         hashes.append(HASH_NAMES.get(int(result.hash_algo or 8), "sha256"))
         return bytes(result.data), f"pgp-{hashes[-1]}"
 
-    body = BINDING.format(recipient=recipient) + command
+    body = request_text(recipient, request_id or new_request_id(), command)
     return build_request(
         fmt,
         body,
@@ -248,7 +270,7 @@ def wait_local(
         ],
     )
     if code != 0:
-        raise ClientError(out.strip() or f"no reply to {msg_id}")
+        raise NoReply(out.strip() or f"no reply to {msg_id}")
     return out.encode("utf-8", "surrogateescape")
 
 
@@ -269,16 +291,35 @@ def wait_imap(settings: Settings, environ: Mapping[str, str], msg_id: str, timeo
                 data = imap.fetch(uids[:1], ["RFC822"])
                 return bytes(data[uids[0]][b"RFC822"])
             time.sleep(IMAP_POLL_S)
-    raise ClientError(f"no reply to {msg_id} after {timeout:g} s")
+    raise NoReply(f"no reply to {msg_id} after {timeout:g} s")
 
 
 @dataclass(frozen=True)
 class SendResult:
     message_id: str
-    result: str | None = None
-    exit_status: int | None = None
-    stdout: str = ""
-    stderr: str = ""
+    reply: Reply | None = None
+
+    @property
+    def stdout(self) -> str:
+        return self.reply.stdout if self.reply else ""
+
+    @property
+    def stderr(self) -> str:
+        return self.reply.stderr if self.reply else ""
+
+    def exit(self) -> tuple[int, str | None]:
+        """What `send --wait` exits with, and the line it says on stderr (if any)."""
+        reply = self.reply
+        if reply is None:
+            return 0, None
+        if reply.result == "done" and reply.exit_status is not None:
+            return reply.exit_status, None
+        if reply.result == "timeout":
+            return EXIT_TIMED_OUT, "mailsh: the command ran past timeout_s and was killed"
+        if reply.result == "refused":
+            return EXIT_REFUSED, f"mailsh: request refused: {reply.refusal}"
+        why = reply.text.strip().split("\n", 1)[0] or reply.result
+        return EXIT_SOFTWARE, f"mailsh: request {reply.result}: {why}"
 
 
 def encrypt_request(gpg: gnupg.GPG, msg: Message, server_key: ServerKey) -> Message:
@@ -337,5 +378,4 @@ def send(
         raw = wait_local(settings, docker_client(), msg_id, wait)
     else:
         raw = wait_imap(settings, environ, msg_id, wait)
-    result, status, stdout, stderr = parse_reply(raw, _decrypter(gpg, passphrase))
-    return SendResult(msg_id, result, status, stdout, stderr)
+    return SendResult(msg_id, read_reply(raw, _decrypter(gpg, passphrase)))

@@ -153,6 +153,8 @@ class RequestSettings(Section):
     run_as: RunAsUser = "mailsh"
     timeout_s: Annotated[int, Field(ge=1, le=86400)] = 60
     max_output_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    # A stream longer than this goes to an attachment, its first lines in the body.
+    inline_output_bytes: Annotated[int, Field(ge=256)] = 16 * 1024
     # Limits of each command (ulimit), so one request cannot take the server down:
     # processes of the run_as user (all its requests together), address space,
     # size of a file it writes, CPU seconds (default: timeout_s).

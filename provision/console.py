@@ -29,6 +29,6 @@ def user_errors(debug: bool = False) -> Iterator[None]:
     except MailshError as e:
         if debug or os.environ.get("MAILSH_DEBUG"):
             raise
-        raise Exit(f"mailsh: {e}", code=1) from None
+        raise Exit(f"mailsh: {e}", code=e.exit_code) from None
     except KeyboardInterrupt:
         raise Exit("mailsh: interrupted", code=130) from None

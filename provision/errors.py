@@ -6,6 +6,8 @@ from __future__ import annotations
 class MailshError(Exception):
     """A failure the user can act on; `str()` is one line, `hint` says what to do."""
 
+    exit_code = 1  # what a task exits with
+
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message

@@ -143,6 +143,7 @@ def server_settings(settings: Settings) -> dict[str, Any]:
         "run_as": req.run_as,
         "timeout_s": req.timeout_s,
         "max_output_bytes": req.max_output_bytes,
+        "inline_output_bytes": req.inline_output_bytes,
         "limits": {
             "processes": req.max_processes,
             "memory_kb": req.max_memory_mb * 1024,

@@ -28,7 +28,7 @@ from tests.attacks import (
     reencodings,
     text_signature_variants,
 )
-from tests.fixtures.gpg import DAVE, DAVE_REVOKED, GpgKeys
+from tests.fixtures.gpg import DAVE, DAVE_REVOKED, GpgKeys, SignMode
 from tests.requests_corpus import address, encrypted_request, request
 from tests.unit.test_request_handler import Server, stream
 
@@ -301,3 +301,33 @@ def test_a_hostile_from_address_gets_no_reply_and_no_retry(
     outcome = server.handle(raw)
     assert outcome.result == "refused"
     assert server.sent == []
+
+
+def _flowed_outer_part(signed: bytes) -> EmailMessage:
+    """An unsigned text/plain part that says format=flowed around signed data."""
+    msg = EmailMessage()
+    msg.set_content(signed.decode(), cte="7bit")
+    msg.set_param("format", "flowed")
+    msg.set_param("delsp", "yes")
+    return msg
+
+
+@pytest.mark.parametrize("mode", ["clearsign", "opaque"])
+def test_format_flowed_outside_the_signature_does_not_join_signed_lines(
+    server: Server, gpg_keys: GpgKeys, mode: SignMode
+) -> None:
+    signed = gpg_keys.signer.sign(b"echo a \necho b\n", gpg_keys.alice, mode)
+    outcome = server.handle(address(_flowed_outer_part(signed)))
+    assert outcome.result == "accepted", outcome.log_line
+    assert stream(server.sent[0][0], "stdout") == "a\nb\n"
+
+
+def test_quoted_lines_of_a_signed_reply_never_run(
+    server: Server, gpg_keys: GpgKeys, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    text = f"echo new\n\nOn Mon, root@mailsh.localdomain wrote:\n> {marker}\n> touch {marker}\n"
+    outcome = server.handle(request(gpg_keys, "pgp-mime", text))
+    assert outcome.result == "accepted", outcome.log_line
+    assert stream(server.sent[0][0], "stdout") == "new\n"
+    assert not marker.exists()

@@ -25,6 +25,7 @@ from mailsh_server.verify import KeyPolicy, Policy
 from provision.request_mail import FORMATS
 from tests.attacks import LINE_SEPARATORS, forged_status_in_armor_header
 from tests.fixtures.gpg import GpgKeys
+from tests.mail_clients import CLIENTS, previous_reply_body, written
 from tests.requests_corpus import RECIPIENT, encrypted_request, request
 
 DECISION_BUDGET_S = 5.0
@@ -88,7 +89,20 @@ def target(gpg_keys: GpgKeys, tmp_path_factory: pytest.TempPathFactory) -> Targe
     genuine["echo fuzz encrypted\n"] = "encrypted"
     seeds.append(encrypted_request(gpg_keys, "echo fuzz encrypted\n", subject="s"))
     seeds.append(forged_status_in_armor_header(gpg_keys, "echo forged\n", LINE_SEPARATORS[0]))
+    seeds += client_seeds(gpg_keys, genuine)
     return Target(handler, recorder, genuine, seeds)
+
+
+def client_seeds(keys: GpgKeys, genuine: dict[str, str]) -> list[bytes]:
+    """Requests as mail clients shape them (flowed, signature blocks, quoted replies, HTML
+    alternatives); what runs of each is the command alone."""
+    quoted = previous_reply_body("> /tmp/mailsh-fuzz-marker\n")
+    seeds = []
+    for client, posting in zip(CLIENTS, ["top", "bottom", "none"] * 3, strict=False):
+        command = f"echo fuzz {client.name}\n"
+        genuine[command] = client.name
+        seeds.append(client.build(keys, written(command, client.style, posting, quoted)))
+    return seeds
 
 
 def _check(target: Target, raw: bytes) -> None:
@@ -160,3 +174,7 @@ def test_the_seeds_themselves_are_accepted(gpg_keys: GpgKeys, tmp_path: Path) ->
         assert handler.handle(request(gpg_keys, fmt, f"echo seed {fmt}\n")).result == "accepted"
     raw = encrypted_request(gpg_keys, "echo seed encrypted\n", subject="s")
     assert handler.handle(raw).result == "accepted"
+    genuine: dict[str, str] = {}
+    for raw in client_seeds(gpg_keys, genuine):
+        assert handler.handle(raw).result == "accepted"
+    assert sorted(recorder.ran[-len(genuine) :]) == sorted(genuine)

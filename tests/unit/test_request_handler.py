@@ -17,7 +17,7 @@ from mailsh_server.keyring import Keyring
 from mailsh_server.run import RunResult, run_command
 from mailsh_server.settings import ServerSettings
 from mailsh_server.verify import KeyPolicy, Policy
-from provision.request_mail import FORMATS, Format
+from provision.request_mail import FORMATS, Format, read_reply, request_text
 from tests.fixtures.gpg import ALICE, GpgKeys
 from tests.requests_corpus import (
     BAD_REQUESTS,
@@ -35,6 +35,7 @@ class Server:
         policy_keys = {f: KeyPolicy(f) for f in keys.trusted}
         policy_keys[keys.mallory_subkey] = KeyPolicy(keys.mallory_subkey)
         self.sent: Sent = []
+        self.raw: list[bytes] = []
         self.settings = ServerSettings(
             recipient=RECIPIENT,
             policy=Policy(
@@ -53,6 +54,7 @@ class Server:
         )
 
     def _send(self, raw: bytes, to: str) -> None:
+        self.raw.append(raw)
         msg = message_from_bytes(raw, policy=policy.default)
         assert isinstance(msg, EmailMessage)
         self.sent.append((msg, to))
@@ -72,12 +74,9 @@ def server(gpg_keys: GpgKeys, journal: ReplayJournal) -> Server:
 
 
 def stream(msg: EmailMessage, name: str) -> str:
-    for part in msg.iter_attachments():
-        if part.get_filename() == f"{name}.txt":
-            content = part.get_content()
-            assert isinstance(content, str)
-            return content
-    raise AssertionError(f"no {name}.txt in the reply")
+    """stdout or stderr of a reply, as `invoke send --wait` reads them."""
+    reply = read_reply(msg.as_bytes())
+    return reply.stdout if name == "stdout" else reply.stderr
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -292,3 +291,25 @@ def test_a_key_configured_with_its_own_run_as_runs_as_that_user(
     server.handler.runner = runner
     assert server.handle(request(gpg_keys, "clearsign", "true\n")).result == "accepted"
     assert users == ["deploy"]
+
+
+def test_the_same_command_with_two_request_ids_is_two_requests(
+    server: Server, gpg_keys: GpgKeys, tmp_path: Path
+) -> None:
+    counter = tmp_path / "count"
+    command = f"echo run >> {counter}\n"
+    first = request(gpg_keys, "clearsign", request_text(RECIPIENT, "id-one", command))
+    second = request(gpg_keys, "clearsign", request_text(RECIPIENT, "id-two", command))
+    outcomes = [server.handle(first), server.handle(second)]
+    assert [o.result for o in outcomes] == ["accepted", "accepted"]
+    assert [o.request_id for o in outcomes] == ["id-one", "id-two"]
+    assert counter.read_text() == "run\nrun\n"
+
+
+def test_what_the_mail_client_added_is_logged_rule_by_rule(
+    server: Server, gpg_keys: GpgKeys
+) -> None:
+    outcome = server.handle(request(gpg_keys, "pgp-mime", "uptime\n\n-- \nAlice\n"))
+    (line,) = outcome.cut_lines()
+    assert "signature block" in line
+    assert "removed=['-- ', 'Alice']" in line
