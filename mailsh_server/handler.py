@@ -48,6 +48,7 @@ from mailsh_server.reply import (
     signed_reply,
 )
 from mailsh_server.run import CommandLimits, RunResult, run_command
+from mailsh_server.runner import RunnerError, RunnerUnavailable
 from mailsh_server.settings import ServerSettings, load_settings
 from mailsh_server.verify import Accepted, accept
 
@@ -266,9 +267,14 @@ class RequestHandler:
             outcome = Outcome("interrupted", "interrupted, not re-run", signer, digest, to)
         else:
             s = self.settings
-            run = self.runner(
-                accepted.command, accepted.run_as, s.timeout_s, s.max_output_bytes, s.limits
-            )
+            try:
+                run = self.runner(
+                    accepted.command, accepted.run_as, s.timeout_s, s.max_output_bytes, s.limits
+                )
+            except (RunnerUnavailable, RunnerError):
+                # Nothing started: forget the claim, so that postfix's retry runs it.
+                self.journal.release(digest)
+                raise
             result = result_reply(envelope, sender, to, run, accepted.cuts, s.inline_output_bytes)
             reply = self._seal(result, signer) if encrypted else self._sign(result)
             self.journal.finish(digest, f"exit {run.exit_status}", reply, self.clock())

@@ -28,7 +28,7 @@ from mailsh_server.paths import (
     STATE,
     TLS_DIR,
 )
-from mailsh_server.protocol import CADDY_ADMIN_SOCKET
+from mailsh_server.protocol import CADDY_ADMIN_SOCKET, RUNNER_SOCKET
 from mailsh_server.trusted_keys import build_keyring
 
 TARGETS = {
@@ -37,9 +37,7 @@ TARGETS = {
     "caddy": Path("/etc/caddy"),
     "supervisor": Path("/etc/supervisor"),
     "mailsh": Path("/etc/mailsh"),
-    "sudoers": Path("/etc/sudoers.d"),
 }
-MODES = {"sudoers": 0o440}
 
 
 def _chown(path: Path, user: str, group: str | None = None) -> None:
@@ -84,7 +82,7 @@ def install_files() -> set[str]:
         if not source.is_dir():
             continue
         for src in sorted(p for p in source.rglob("*") if p.is_file()):
-            if _copy(src, target / src.relative_to(source), MODES.get(section, 0o644)):
+            if _copy(src, target / src.relative_to(source), 0o644):
                 changed.add(section)
 
     DKIM_DIR.mkdir(parents=True, exist_ok=True)
@@ -109,16 +107,19 @@ def install_files() -> set[str]:
         relay_map.unlink()
         changed.add("postfix")
 
-    for d, owner, mode in (
-        (Path("/var/spool/postfix/opendkim"), "opendkim", 0o750),
-        (Path("/run/opendkim"), "opendkim", 0o755),
-        (Path("/var/lib/caddy"), "caddy", 0o700),
-        (Path(CADDY_ADMIN_SOCKET).parent, "caddy", 0o700),
-        (SERVER_DIR, "mailsh-server", 0o700),
-        (RUN_DIR / "handler", "mailsh-server", 0o750),  # postfix's lmtp: group mailsh-server
+    for d, owner, group, mode in (
+        (Path("/var/spool/postfix/opendkim"), "opendkim", "opendkim", 0o750),
+        (Path("/run/opendkim"), "opendkim", "opendkim", 0o755),
+        (Path("/var/lib/caddy"), "caddy", "caddy", 0o700),
+        (Path(CADDY_ADMIN_SOCKET).parent, "caddy", "caddy", 0o700),
+        (SERVER_DIR, "mailsh-server", "mailsh-server", 0o700),
+        # postfix's lmtp client reaches the handler: it is in group mailsh-server
+        (RUN_DIR / "handler", "mailsh-server", "mailsh-server", 0o750),
+        # the runner: its group (and SO_PEERCRED) lets only the handler ask
+        (Path(RUNNER_SOCKET).parent, "root", "mailsh-server", 0o750),
     ):
         d.mkdir(parents=True, exist_ok=True)
-        _chown(d, owner)
+        _chown(d, owner, group)
         os.chmod(d, mode)
 
     install_request_handler()

@@ -115,6 +115,13 @@ class ReplayJournal:
         )
         return Claim.INTERRUPTED if cur.rowcount == 1 else Claim.RUNNING
 
+    def release(self, digest: str) -> None:
+        """Forget a claim whose command never started (this process's own, unfinished)."""
+        self._db.execute(
+            "DELETE FROM requests WHERE digest = ? AND owner_pid = ? AND finished_at IS NULL",
+            (digest, os.getpid()),
+        )
+
     def finish(self, digest: str, outcome: str, reply: bytes, now: float) -> None:
         self._db.execute(
             "UPDATE requests SET finished_at = ?, outcome = ?, reply = ? WHERE digest = ?",

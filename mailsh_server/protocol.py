@@ -32,6 +32,8 @@ REQUEST_ID_HEADER = "Mailsh-Request-Id"
 HIDDEN_SUBJECT = "..."
 
 CADDY_ADMIN_SOCKET = "/run/caddy-admin/admin.sock"
+# The root runner that starts a request's command (only the handler may connect).
+RUNNER_SOCKET = "/run/mailsh/runner/runner.sock"
 
 # Users of the image that a request must never run as: root, and the services
 # whose files (keys, queue, journal, keyring) a command must not reach.

@@ -190,11 +190,24 @@ def build_base_image(
 
 
 def _slim_rootfs(root: Path) -> None:
-    for rel in ("var/lib/apt/lists", "usr/share/doc", "usr/share/man", "var/cache/apt/archives"):
+    """What a container never reads: apt's lists and cache, documentation, translations
+    (33 MB of the 110), debconf's backups (the same rules apply to images built on it)."""
+    for rel in (
+        "var/lib/apt/lists",
+        "usr/share/doc",
+        "usr/share/man",
+        "usr/share/info",
+        "var/cache/apt/archives",
+    ):
         target = root / rel
         if target.is_dir():
             shutil.rmtree(target)
             target.mkdir()
+    for old in (root / "var/cache/debconf").glob("*-old"):
+        old.unlink()
+    for locale in (root / "usr/share/locale").glob("*"):
+        if locale.name != "locale.alias":
+            shutil.rmtree(locale) if locale.is_dir() else locale.unlink()
     (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
     # debootstrap leaves the host's resolv.conf; Docker mounts its own.
     (root / "etc/resolv.conf").unlink(missing_ok=True)

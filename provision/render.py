@@ -32,7 +32,6 @@ CONFIG_TEMPLATES: dict[str, str] = {
     "postfix/transport": "postfix/transport.j2",
     "postfix/local_recipients": "postfix/local_recipients.j2",
     "postfix/catch_replies": "postfix/catch_replies.j2",
-    "sudoers/mailsh": "sudoers.j2",
     "opendkim/opendkim.conf": "opendkim/opendkim.conf.j2",
     "opendkim/KeyTable": "opendkim/KeyTable.j2",
     "opendkim/SigningTable": "opendkim/SigningTable.j2",
@@ -44,6 +43,7 @@ CONFIG_TEMPLATES: dict[str, str] = {
     "supervisor/conf.d/postfix.conf": "supervisor/postfix.conf.j2",
     "supervisor/conf.d/caddy.conf": "supervisor/caddy.conf.j2",
     "supervisor/conf.d/mailsh-handler.conf": "supervisor/mailsh-handler.conf.j2",
+    "supervisor/conf.d/mailsh-runner.conf": "supervisor/mailsh-runner.conf.j2",
 }
 
 HASH_FILE = ".config-hash"

@@ -116,7 +116,7 @@ def test_the_command_user_reaches_nothing_privileged(
         "opendkim-socket",
         "syslog-socket",
         "queue-active",
-        "sudo",
+        "runner-socket",
         "server-code-write",
         "signal-handler",
         "handler-environment",

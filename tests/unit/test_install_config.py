@@ -24,7 +24,7 @@ def test_a_dkim_key_or_table_change_reloads_opendkim() -> None:
 
 
 def test_request_settings_alone_need_no_reload() -> None:
-    assert reload_commands({"mailsh", "sudoers"}) == []
+    assert reload_commands({"mailsh"}) == []
 
 
 def test_supervisor_programs_are_reread_before_the_others() -> None:

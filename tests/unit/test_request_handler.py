@@ -15,6 +15,7 @@ from mailsh_server.handler import Outcome, RequestHandler
 from mailsh_server.journal import ReplayJournal
 from mailsh_server.keyring import Keyring
 from mailsh_server.run import RunResult, run_command
+from mailsh_server.runner import RunnerUnavailable
 from mailsh_server.settings import ServerSettings
 from mailsh_server.verify import KeyPolicy, Policy
 from provision.request_mail import FORMATS, Format, read_reply, request_text
@@ -313,3 +314,21 @@ def test_what_the_mail_client_added_is_logged_rule_by_rule(
     (line,) = outcome.cut_lines()
     assert "signature block" in line
     assert "removed=['-- ', 'Alice']" in line
+
+
+def test_a_request_the_runner_could_not_start_runs_on_the_retry(
+    server: Server, gpg_keys: GpgKeys, tmp_path: Path
+) -> None:
+    counter = tmp_path / "count"
+    raw = request(gpg_keys, "clearsign", f"echo run >> {counter}\n")
+    real = server.handler.runner
+
+    def unreachable(*_: object) -> RunResult:
+        raise RunnerUnavailable("no runner")
+
+    server.handler.runner = unreachable
+    with pytest.raises(RunnerUnavailable):
+        server.handle(raw)
+    server.handler.runner = real
+    assert server.handle(raw).result == "accepted"
+    assert counter.read_text() == "run\n"

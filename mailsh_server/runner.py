@@ -1,0 +1,205 @@
+"""The resident command runner: the only root process that starts a request's command.
+
+The handler (user mailsh-server) verifies a request and asks this daemon, over a
+UNIX socket only its group can reach, to run the signed text as `run_as`. The
+runner checks who asks (SO_PEERCRED: mailsh-server or root), that `run_as` is one
+of the configured users and never root or a service account, and that every
+number is in range; then it forks a child that runs the command
+(`sandbox.run_sandboxed`) and sends back the result. It replaces sudo and a
+shell script: one fork and one exec of bash per request instead of sudo, PAM,
+two shells and coreutils.
+
+Wire format (both ways): a JSON line (at most 4 KiB), then the byte strings whose
+lengths it names. Request: {"run_as", "timeout_s", "max_output_bytes", "limits",
+"command": <length>}. Answer: {"exit_status", "duration_s", "timed_out",
+"stdout_total", "stderr_total", "stdout": <length>, "stderr": <length>} or
+{"error": <why>}.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import socket
+import socketserver
+import struct
+import sys
+from dataclasses import asdict
+from io import BufferedIOBase
+from pathlib import Path
+from typing import Any
+
+from mailsh_server.paths import SERVER_SETTINGS
+from mailsh_server.protocol import RUNNER_SOCKET, run_as_problem
+from mailsh_server.sandbox import Captured, CommandLimits, RunResult, run_sandboxed
+
+MAX_HEADER = 4096
+MAX_COMMAND = 4 * 2**20
+HANDLER_USER = "mailsh-server"
+BOUNDS = {
+    "timeout_s": (1, 86400),
+    "max_output_bytes": (1024, 256 * 2**20),
+    "processes": (8, 65536),
+    "memory_kb": (65536, 2**40),
+    "file_kb": (1, 2**40),
+    "cpu_s": (1, 86400),
+}
+
+
+class RunnerError(Exception):
+    """A request the runner will not carry out; the reason goes back to the handler."""
+
+
+class RunnerUnavailable(OSError):
+    """The runner cannot be reached: nothing was started (the server's own trouble)."""
+
+
+def _read_header(rfile: BufferedIOBase) -> dict[str, Any]:
+    line = rfile.readline(MAX_HEADER + 1)
+    if not line.endswith(b"\n"):
+        raise RunnerError("header missing or too long")
+    try:
+        header = json.loads(line)
+    except ValueError:
+        raise RunnerError("header is not JSON") from None
+    if not isinstance(header, dict):
+        raise RunnerError("header is not a JSON object")
+    return header
+
+
+def _number(values: dict[str, Any], name: str) -> int:
+    value = values.get(name)
+    low, high = BOUNDS[name]
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise RunnerError(f"{name} must be a whole number from {low} to {high}")
+    return value
+
+
+def allowed_users(settings_path: Path = SERVER_SETTINGS) -> set[str]:
+    """The run_as users server.json (root's file, rendered from mailsh.toml) names."""
+    data = json.loads(settings_path.read_text())
+    return {str(u) for u in data.get("run_as_users", [])}
+
+
+def check_request(header: dict[str, Any], allowed: set[str]) -> tuple[str, int, int, CommandLimits]:
+    """The request's user, timeout, output cap and limits, each checked (pure)."""
+    user = header.get("run_as")
+    if not isinstance(user, str) or user not in allowed:
+        raise RunnerError(f"run_as {user!r} is not a configured user")
+    problem = run_as_problem(user)
+    if problem:
+        raise RunnerError(problem)
+    limits = header.get("limits")
+    if not isinstance(limits, dict):
+        raise RunnerError("limits missing")
+    return (
+        user,
+        _number(header, "timeout_s"),
+        _number(header, "max_output_bytes"),
+        CommandLimits(**{name: _number(limits, name) for name in CommandLimits.__annotations__}),
+    )
+
+
+def write_result(wfile: BufferedIOBase, result: RunResult) -> None:
+    header = {
+        "exit_status": result.exit_status,
+        "duration_s": result.duration_s,
+        "timed_out": result.timed_out,
+        "stdout_total": result.stdout.total,
+        "stderr_total": result.stderr.total,
+        "stdout": len(result.stdout.data),
+        "stderr": len(result.stderr.data),
+    }
+    wfile.write(json.dumps(header).encode() + b"\n" + result.stdout.data + result.stderr.data)
+    wfile.flush()
+
+
+def read_result(rfile: BufferedIOBase) -> RunResult:
+    """The runner's answer, as the handler reads it."""
+    header = _read_header(rfile)
+    if "error" in header:
+        raise RunnerError(str(header["error"]))
+    stdout = rfile.read(int(header["stdout"]))
+    stderr = rfile.read(int(header["stderr"]))
+    return RunResult(
+        int(header["exit_status"]),
+        float(header["duration_s"]),
+        Captured(stdout, int(header["stdout_total"])),
+        Captured(stderr, int(header["stderr_total"])),
+        bool(header["timed_out"]),
+    )
+
+
+def ask_runner(
+    command: str,
+    run_as: str,
+    timeout_s: int,
+    max_output_bytes: int,
+    limits: CommandLimits,
+    path: str = RUNNER_SOCKET,
+) -> RunResult:
+    """Have the resident runner run `command` as `run_as` (the handler's side)."""
+    data = command.encode()
+    header = {
+        "run_as": run_as,
+        "timeout_s": timeout_s,
+        "max_output_bytes": max_output_bytes,
+        "limits": asdict(limits),
+        "command": len(data),
+    }
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(path)
+        except OSError as e:
+            raise RunnerUnavailable(f"cannot reach the command runner at {path}: {e}") from e
+        with sock.makefile("rwb") as f:
+            f.write(json.dumps(header).encode() + b"\n" + data)
+            f.flush()
+            return read_result(f)
+
+
+def _peer_uid(sock: socket.socket) -> int:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return int(struct.unpack("3i", creds)[1])
+
+
+class _Connection(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        try:
+            if _peer_uid(self.request) not in (0, pwd.getpwnam(HANDLER_USER).pw_uid):
+                raise RunnerError("only the request handler may ask")
+            header = _read_header(self.rfile)
+            length = header.get("command")
+            if not isinstance(length, int) or not 0 < length <= MAX_COMMAND:
+                raise RunnerError("command length missing or out of range")
+            command = self.rfile.read(length).decode("utf-8")
+            user, timeout_s, cap, limits = check_request(header, allowed_users())
+        except (RunnerError, UnicodeDecodeError, OSError, KeyError, ValueError) as e:
+            self.wfile.write(json.dumps({"error": str(e)[:300]}).encode() + b"\n")
+            return
+        write_result(self.wfile, run_sandboxed(command, user, timeout_s, cap, limits))
+
+
+class _Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
+    """A child per request: requests run side by side, and one crashing affects no other."""
+
+    request_queue_size = 128
+    max_children = 256
+
+
+def main() -> int:
+    path = Path(RUNNER_SOCKET)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    with _Server(str(path), _Connection) as server:
+        os.chown(path, 0, grp.getgrnam(HANDLER_USER).gr_gid)
+        os.chmod(path, 0o660)
+        print(f"mailsh runner listening on {path}", flush=True)
+        server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
