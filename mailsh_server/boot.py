@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from mailsh_server import install_config
+from mailsh_server.supervisor_status import supervisor_env
 
 QUEUE = Path("/var/spool/postfix")
 MAILBOXES = Path("/var/mail")
@@ -44,7 +45,7 @@ def main() -> None:
     adopt_volumes()
     sys.stdout.flush()
     supervisord = ["supervisord", "-n", "-c", "/etc/supervisor/supervisord.conf"]
-    os.execvp(supervisord[0], supervisord)  # noqa: S606 - become PID 1
+    os.execvpe(supervisord[0], supervisord, supervisor_env())  # noqa: S606 - become PID 1
 
 
 if __name__ == "__main__":

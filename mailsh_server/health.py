@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mailsh_server.paths import RENEWAL_STATUS, STATE
-from mailsh_server.supervisor_status import not_running, parse_status
+from mailsh_server.supervisor_status import not_running, parse_status, supervisorctl
 
 VOLUMES = {"state": STATE, "spool": Path("/var/spool/postfix"), "mail": Path("/var/mail")}
 QUEUES = ("incoming", "active", "deferred", "hold", "maildrop")
@@ -26,9 +26,7 @@ QUEUES = ("incoming", "active", "deferred", "hold", "maildrop")
 
 def check() -> str | None:
     """None when healthy, else the reason."""
-    out = subprocess.run(
-        ["supervisorctl", "status"], capture_output=True, text=True, timeout=10, check=False
-    )
+    out = supervisorctl("status")
     states = parse_status(out.stdout)
     if not states:
         return f"supervisord not answering: {out.stdout.strip() or out.stderr.strip()}"
@@ -57,9 +55,7 @@ def _bytes_under(root: Path) -> int:
 def report() -> dict[str, Any]:
     """What `invoke status` shows, in one exec: services, queue, volumes' disk use,
     the renewer's last attempt."""
-    out = subprocess.run(
-        ["supervisorctl", "status"], capture_output=True, text=True, timeout=10, check=False
-    )
+    out = supervisorctl("status")
     spool = VOLUMES["spool"]
     queued = sum(len(files) for q in QUEUES for _, _, files in os.walk(spool / q))
     renewal = json.loads(RENEWAL_STATUS.read_text()) if RENEWAL_STATUS.exists() else None

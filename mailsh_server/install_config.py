@@ -29,6 +29,7 @@ from mailsh_server.paths import (
     TLS_DIR,
 )
 from mailsh_server.protocol import CADDY_ADMIN_SOCKET, RUNNER_SOCKET
+from mailsh_server.supervisor_status import supervisor_env
 from mailsh_server.trusted_keys import build_keyring
 
 TARGETS = {
@@ -183,7 +184,7 @@ def reload_commands(changed: set[str]) -> list[list[str]]:
 def reload_services(changed: set[str]) -> None:
     """Apply installed files to running services without restarting the container."""
     for command in reload_commands(changed):
-        subprocess.run(command, check=True, capture_output=True)
+        subprocess.run(command, check=True, capture_output=True, env=supervisor_env())
 
 
 def main(argv: list[str] | None = None) -> int:
