@@ -8,6 +8,7 @@ it arrives, so a host-side benchmark can time deliveries.
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import sys
 import time
@@ -24,7 +25,7 @@ def split_mbox(data: bytes) -> list[bytes]:
     """Complete messages of an mbox (postfix ends each with an empty line)."""
     starts = [m.start() for m in _FROM_LINE.finditer(data)]
     messages = []
-    for begin, end in zip(starts, [*starts[1:], len(data)], strict=True):
+    for begin, end in itertools.pairwise([*starts, len(data)]) if starts else ():
         chunk = data[begin:end]
         if end == len(data) and not chunk.endswith(b"\n\n"):
             break  # still being written
