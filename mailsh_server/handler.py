@@ -170,7 +170,7 @@ class RequestHandler:
         return Outcome("refused", reason, signer=signer, reply_to=to)
 
     def handle(self, raw: bytes) -> Outcome:
-        envelope = _headers_only(raw)
+        envelope: Envelope | None = None  # read from the headers alone if parsing fails
         signer: str | None = None
         try:
             envelope, payload = _parse(raw)
@@ -192,7 +192,7 @@ class RequestHandler:
                 self.clock(),
             )
         except RequestRefused as e:
-            return self._refuse(envelope, e.reason, signer)
+            return self._refuse(envelope or _headers_only(raw), e.reason, signer)
         return self._execute(envelope, accepted, encrypted)
 
     def _verify(
