@@ -13,14 +13,16 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from provision import client, deploy, dkim, engine, fleet, image, operate, summary
+from provision import deploy, dkim, engine, fleet, image, operate, summary
+from provision.client import keys
+from provision.client import send as sending
+from provision.client.request_mail import FORMATS
+from provision.client.server_key import ensure_server_key
 from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
 from provision.console import err, out, progress, user_errors
 from provision.dkim_rotate import rotate_dkim
 from provision.dns import publish as dns_publish
 from provision.errors import ConfigError
-from provision.request_mail import FORMATS
-from provision.server_key import ensure_server_key
 from provision.state import StateDir
 from provision.status import ServerStatus, server_status
 
@@ -173,7 +175,7 @@ def backup(
             path,
             progress,
             encrypt_to=encrypt_to,
-            gpg=client.user_gpg() if encrypt_to else None,
+            gpg=keys.user_gpg() if encrypt_to else None,
         )
         sealed = f", encrypted to {done.encrypted_to}" if done.encrypted_to else ""
         out.print(
@@ -204,7 +206,7 @@ def restore(
         config_path = find_config(Path(config) if config else None, os.environ)
         config_path = config_path or Path.cwd() / CONFIG_FILENAME
         done = backups.restore(
-            Path(archive), config_path, connect, progress, os.environ, client.user_gpg(), force
+            Path(archive), config_path, connect, progress, os.environ, keys.user_gpg(), force
         )
         if done.wrote_config:
             err.print(f"wrote the archived config to {config_path}")
@@ -234,12 +236,10 @@ def keygen(
     """Create your signing key in your GnuPG home and export its public half for `trust`."""
     with user_errors():
         settings = _settings(config)
-        gpg = client.user_gpg()
+        gpg = keys.user_gpg()
         passphrase = os.environ.get(passphrase_env) if passphrase_env else None
-        fpr = client.keygen(gpg, name, email, rsa=rsa, passphrase=passphrase)
-        path = client.export_public(
-            gpg, fpr, settings.state_dir.resolve() / "client" / f"{fpr}.asc"
-        )
+        fpr = keys.keygen(gpg, name, email, rsa=rsa, passphrase=passphrase)
+        path = keys.export_public(gpg, fpr, settings.state_dir.resolve() / "client" / f"{fpr}.asc")
         out.print(f"created key {fpr}")
         out.print(f"public key: {path}", soft_wrap=True)
         out.print(f"next: invoke trust {path}", soft_wrap=True)
@@ -252,7 +252,7 @@ def trust(c: Context, path: str, config: str | None = None) -> None:
         config_path = find_config(Path(config) if config else None, os.environ)
         config_path = config_path or Path.cwd() / CONFIG_FILENAME
         settings = load_settings(config_path) if config_path.exists() else _settings(None)
-        fpr = client.trust(settings, config_path, Path(path), client.user_gpg())
+        fpr = keys.trust(settings, config_path, Path(path), keys.user_gpg())
         out.print(f"trusted {fpr} (in {config_path})", soft_wrap=True)
         settings = load_settings(config_path)
         result = deploy.update_running(settings, engine.docker_client(settings), progress)
@@ -299,9 +299,9 @@ def send(
             raise Exit("mailsh: give --command CMD or --file SCRIPT", code=1)
         text = Path(file).read_text() if file else f"{command}\n"
         settings = fleet.pick(_servers([config] if config else []), server).settings
-        sent = client.send(
+        sent = sending.send(
             settings,
-            client.user_gpg(),
+            keys.user_gpg(),
             text,
             format,
             key=key,

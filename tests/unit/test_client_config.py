@@ -5,8 +5,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 from mailsh_server.keylist import parse_listing
-from provision.client import config_with_key
-from provision.request_mail import parse_reply
+from provision.client.keys import config_with_key
+from provision.client.replies import parse_reply
 
 FPR = "0123456789ABCDEF0123456789ABCDEF01234567"
 
