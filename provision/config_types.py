@@ -41,8 +41,13 @@ def _email(value: str) -> str:
     return f"{local}@{_domain_name(domain)}"
 
 
+def normalize_fingerprint(value: str) -> str:
+    """A fingerprint as gpg prints it: upper-case hex, no spaces."""
+    return value.replace(" ", "").upper()
+
+
 def _fingerprint(value: str) -> str:
-    fpr = value.replace(" ", "").upper()
+    fpr = normalize_fingerprint(value)
     if not _FINGERPRINT.match(fpr):
         raise ValueError(f"{value!r} is not an OpenPGP fingerprint (40 or 64 hex digits)")
     return fpr

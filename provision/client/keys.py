@@ -6,13 +6,13 @@ Everything here works on the user's own GnuPG home (GNUPGHOME or ~/.gnupg).
 
 from __future__ import annotations
 
-import re
 from email.utils import parseaddr
 from pathlib import Path
 
 import gnupg
 
 from provision.config import Settings
+from provision.config_edit import config_with_key
 from provision.errors import ClientError
 from provision.files import write_atomic
 from provision.state import StateDir
@@ -73,22 +73,16 @@ def key_fingerprint(gpg: gnupg.GPG, path: Path) -> str:
     return str(primaries[0])
 
 
-def config_with_key(text: str, fingerprint: str) -> str:
-    """mailsh.toml text with a [[keys]] entry for the fingerprint (appended, comments kept)."""
-    if re.search(rf'(?m)^\s*fingerprint\s*=\s*"{fingerprint}"', text):
-        return text
-    block = f'[[keys]]\nfingerprint = "{fingerprint}"\n'
-    return text + ("\n" if text and not text.endswith("\n\n") else "") + block
-
-
 def trust(settings: Settings, config_path: Path, key_file: Path, gpg: gnupg.GPG) -> str:
     """Store the public key in the state's trusted keys and list it in the config."""
     fingerprint = key_fingerprint(gpg, key_file)
+    old = config_path.read_text() if config_path.exists() else ""
+    updated = config_with_key(old, fingerprint, str(config_path))
     state = StateDir(settings.state_dir.resolve())
     state.ensure()
     write_atomic(state.trusted_dir / f"{fingerprint}.asc", key_file.read_bytes())
-    old = config_path.read_text() if config_path.exists() else ""
-    write_atomic(config_path, config_with_key(old, fingerprint))
+    if updated != old:
+        write_atomic(config_path, updated)
     return fingerprint
 
 
