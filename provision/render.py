@@ -16,7 +16,9 @@ import jinja2
 
 from mailsh_server import protocol
 from provision.config import Settings
+from provision.config_types import split_host_port
 from provision.dns import registry
+from provision.dns.authoritative import DNS_PORT
 from provision.dns.records import mta_sts_host, mta_sts_policy
 from provision.dns.registry import capabilities
 from provision.files import write_atomic
@@ -181,7 +183,8 @@ def renewal_settings(settings: Settings) -> dict[str, Any] | None:
         "agree_tos": acme.agree_tos,
         "ca_bundle": CONTAINER_CA_BUNDLE if acme.ca_bundle is not None else None,
         "dns": zone,
-        "nameservers": list(dns.nameservers),
+        # [host, port] pairs: the server reads them as they are, parsing nothing.
+        "nameservers": [list(split_host_port(n, DNS_PORT)) for n in dns.nameservers],
         "propagation_timeout_s": dns.propagation_timeout_s,
         "one_at_a_time": registry.capabilities(settings).serial_challenges,
         "interval_s": RENEW_INTERVAL_S,

@@ -15,11 +15,14 @@ from imapclient import IMAPClient
 
 from provision.client.replies import EXIT_NO_REPLY
 from provision.config import Settings, secret
+from provision.config_types import join_host_port, split_host_port
 from provision.container import exec_in, find_container
 from provision.engine import published_host, reachable_here, select_engine
 from provision.errors import ClientError, ConfigError
 
 IMAP_POLL_S = 2.0
+SUBMISSION_PORT = 587
+IMAPS_PORT = 993
 
 
 class NoReply(ClientError):
@@ -50,9 +53,9 @@ def submission(settings: Settings, environ: Mapping[str, str]) -> Submission:
         return Submission(
             published_host(settings.ports.bind, where), settings.ports.smtp, None, None
         )
-    host, _, port = c.smtp.rpartition(":") if ":" in c.smtp else (c.smtp, "", "587")
+    host, port = split_host_port(c.smtp, SUBMISSION_PORT)
     password = secret(c.password_env, environ, "client.password_env") if c.username else None
-    return Submission(host, int(port), c.username, password)
+    return Submission(host, port, c.username, password)
 
 
 def submit(sub: Submission, msg: Message, sender: str, recipient: str) -> None:
@@ -65,7 +68,8 @@ def submit(sub: Submission, msg: Message, sender: str, recipient: str) -> None:
                 smtp.login(sub.username, sub.password or "")
             smtp.send_message(msg, sender, [recipient])
     except (OSError, smtplib.SMTPException) as e:
-        raise ClientError(f"cannot submit to {sub.host}:{sub.port}: {e}") from None
+        where = join_host_port(sub.host, sub.port)
+        raise ClientError(f"cannot submit to {where}: {e}") from None
 
 
 def wait_local(
@@ -96,9 +100,9 @@ def wait_imap(settings: Settings, environ: Mapping[str, str], msg_id: str, timeo
     if c.imap is None or c.username is None:
         raise ConfigError("--wait needs [client] imap and username (or the local mode)")
     password = secret(c.password_env, environ, "client.password_env")
-    host, _, port = c.imap.rpartition(":") if ":" in c.imap else (c.imap, "", "993")
+    host, port = split_host_port(c.imap, IMAPS_PORT)
     deadline = time.monotonic() + timeout
-    with IMAPClient(host, port=int(port), ssl=True, timeout=30) as imap:
+    with IMAPClient(host, port=port, ssl=True, timeout=30) as imap:
         imap.login(c.username, password)
         imap.select_folder("INBOX", readonly=True)
         while time.monotonic() < deadline:
