@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
@@ -19,6 +18,7 @@ from provision.config_types import join_host_port, split_host_port
 from provision.container import exec_in, find_container
 from provision.engine import published_host, reachable_here, select_engine
 from provision.errors import ClientError, ConfigError
+from provision.polling import poll
 
 IMAP_POLL_S = 2.0
 SUBMISSION_PORT = 587
@@ -101,15 +101,17 @@ def wait_imap(settings: Settings, environ: Mapping[str, str], msg_id: str, timeo
         raise ConfigError("--wait needs [client] imap and username (or the local mode)")
     password = secret(c.password_env, environ, "client.password_env")
     host, port = split_host_port(c.imap, IMAPS_PORT)
-    deadline = time.monotonic() + timeout
     with IMAPClient(host, port=port, ssl=True, timeout=30) as imap:
         imap.login(c.username, password)
         imap.select_folder("INBOX", readonly=True)
-        while time.monotonic() < deadline:
+
+        def reply() -> bytes | None:
             imap.noop()  # let the server report mail delivered since the last poll
             uids = imap.search(["HEADER", "In-Reply-To", msg_id])
-            if uids:
-                data = imap.fetch(uids[:1], ["RFC822"])
-                return bytes(data[uids[0]][b"RFC822"])
-            time.sleep(IMAP_POLL_S)
-    raise NoReply(f"no reply to {msg_id} after {timeout:g} s")
+            if not uids:
+                return None
+            data = imap.fetch(uids[:1], ["RFC822"])
+            return bytes(data[uids[0]][b"RFC822"])
+
+        no_reply = NoReply(f"no reply to {msg_id} after {timeout:g} s")
+        return poll(reply, timeout, IMAP_POLL_S, lambda: no_reply)
