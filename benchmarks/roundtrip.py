@@ -5,7 +5,7 @@
 Provisions its own server (local base image, free ports, temporary state),
 trusts a fresh ed25519 key, then measures from "SMTP accepted" (the DATA
 reply) to "reply delivered" (the reply appearing in the local-mode reply
-mailbox, timestamped inside the container by `mailsh_server.replies --follow`;
+mailbox, timestamped inside the container by `mailsh_server.reply_mailbox --follow`;
 container and host share one clock). Prints the figures. With `--baseline REF`
 (a git ref, e.g. `main` or a commit), the same benchmark of that checkout runs first,
 on its own image, and both sets of figures are printed side by side.
@@ -51,7 +51,7 @@ class ReplyWatch:
         self.cond = threading.Condition()
         api = container.client.api
         exec_id = api.exec_create(
-            container.id, ["python3", "-u", "-m", "mailsh_server.replies", "--follow"]
+            container.id, ["python3", "-u", "-m", "mailsh_server.reply_mailbox", "--follow"]
         )
         self._stream = api.exec_start(exec_id, stream=True)
         threading.Thread(target=self._read, daemon=True).start()

@@ -83,7 +83,7 @@ def wait_local(
         [
             "python3",
             "-m",
-            "mailsh_server.replies",
+            "mailsh_server.reply_mailbox",
             "--in-reply-to",
             msg_id,
             "--timeout",
