@@ -43,7 +43,7 @@ def _servers(config: list[str]) -> list[fleet.Server]:
     return fleet.load_servers(config)
 
 
-def _failed(outcomes: Sequence[fleet.Outcome[Any]]) -> None:
+def _failed(outcomes: Sequence[fleet.ServerOutcome[Any]]) -> None:
     """Exit 1 when any server failed (the table said which and why)."""
     errors = [o.error for o in outcomes if o.error is not None]
     if len(outcomes) == 1 and errors:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from provision.config import Settings
 from provision.dkim import load_selectors, record_values, remove_expired
-from provision.dns.changes import Action, Change, plan_changes, read_current, send_changes
+from provision.dns.changes import Change, RecordAction, plan_changes, read_current, send_changes
 from provision.dns.manual import zone_fragment
 from provision.dns.propagation import authoritative_servers, wait_for_records
 from provision.dns.provider import DnsProvider, Unpublishable
@@ -101,7 +101,12 @@ def provision_dns(settings: Settings, environ: Mapping[str, str], progress: Prog
     return DnsReport(settings.dns.provider, records, zone_fragment=zone_fragment(records))
 
 
-_MARK = {Action.ADDED: "+", Action.CHANGED: "~", Action.REMOVED: "-", Action.UNCHANGED: "="}
+_MARK = {
+    RecordAction.ADDED: "+",
+    RecordAction.CHANGED: "~",
+    RecordAction.REMOVED: "-",
+    RecordAction.UNCHANGED: "=",
+}
 
 
 def _short(values: tuple[str, ...], width: int = 60) -> str:
@@ -119,14 +124,14 @@ def report_lines(report: DnsReport) -> list[str]:
     lines = [n.lstrip("; ") for n in note]
     for c in report.changes:
         line = f"{_MARK[c.action]} {c.action.value:<9} {c.kind:<8} {c.name} {c.rtype}"
-        if c.action == Action.CHANGED:
+        if c.action == RecordAction.CHANGED:
             line += f": {_short(c.old)} -> {_short(c.new)}"
-        elif c.action != Action.UNCHANGED:
+        elif c.action != RecordAction.UNCHANGED:
             line += f": {_short(c.new if c.new else c.old)}"
         lines.append(line)
     for u in report.unpublishable:
         lines.append(f"! not published {u.record.name} {u.record.rtype}: {u.reason}")
-    counts = {a: sum(c.action == a for c in report.changes) for a in Action}
+    counts = {a: sum(c.action == a for c in report.changes) for a in RecordAction}
     summary = ", ".join(f"{n} {a.value}" for a, n in counts.items() if n)
     if report.dry_run:
         lines.append(f"dry run, nothing changed ({summary or 'no records'}); credentials accepted")
