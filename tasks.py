@@ -14,6 +14,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from provision import deploy, dkim, engine, fleet, image, operate, summary
+from provision.base_image import DEBIAN_MIRROR, LOCAL_BASE, build_base_image
 from provision.client import keys
 from provision.client import send as sending
 from provision.client.request_mail import FORMATS
@@ -83,13 +84,13 @@ def provision(c: Context, config: list[str], no_cache: bool = False, debug: bool
 )
 def base_image(
     c: Context,
-    tag: str = image.LOCAL_BASE,
-    mirror: str = image.DEBIAN_MIRROR,
+    tag: str = LOCAL_BASE,
+    mirror: str = DEBIAN_MIRROR,
     config: str | None = None,
 ) -> None:
     """Build a Debian bookworm base image with debootstrap (for machines without a registry)."""
     with user_errors():
-        built = image.build_base_image(
+        built = build_base_image(
             engine.docker_client(_settings(config)), tag=tag, mirror=mirror, progress=progress
         )
         out.print(f"built {tag} ({image.image_size(built) // 2**20} MiB)")
