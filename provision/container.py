@@ -15,10 +15,10 @@ from docker.types import Ulimit
 
 from provision.config import Settings
 from provision.config_types import join_host_port
+from provision.digest import content_hash
 from provision.engine import Engine, published_host, reachable_here
 from provision.errors import DockerError, HealthError
 from provision.polling import poll
-from provision.render import content_hash
 from provision.state_volume import STATE_MOUNT
 
 # What must outlive the container, in named volumes kept when it is re-created for a

@@ -33,12 +33,13 @@ from provision.engine import Engine, select_engine
 from provision.errors import DockerError, MailshError
 from provision.files import write_atomic
 from provision.image import ensure_image
-from provision.render import render_configs, renewal_settings, site_names, write_rendered
+from provision.render import render_configs, renewal_settings, site_names
 from provision.state import (
     DkimKey,
     StateDir,
     ensure_self_signed,
     install_certificate,
+    write_rendered,
 )
 from provision.state_volume import adopt_renewed_certificate, ship_state
 

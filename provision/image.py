@@ -14,8 +14,9 @@ from docker.models.images import Image
 
 from provision.base_image import LOCAL_BASE
 from provision.base_image import build_base_image as build_base_image  # tests/lab use it
+from provision.digest import content_hash
 from provision.errors import DockerError
-from provision.render import content_hash, render_dockerfile
+from provision.render import render_dockerfile
 
 # What runs in the container: the server, and the ACME client it renews with.
 SERVER_PACKAGES = tuple(
