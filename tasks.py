@@ -11,7 +11,6 @@ from typing import Any
 import docker
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
 from provision import deploy, dkim, engine, fleet, image, operate, summary
 from provision.base_image import DEBIAN_MIRROR, LOCAL_BASE, build_base_image
@@ -20,14 +19,19 @@ from provision.client import send as sending
 from provision.client.request_mail import FORMATS
 from provision.client.server_key import ensure_server_key
 from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
-from provision.console import err, out, progress, user_errors
+from provision.console import err, out, progress, task, user_errors
 from provision.dkim_rotate import rotate_dkim
 from provision.dns import publish as dns_publish
 from provision.errors import ConfigError
 from provision.state import StateDir
 from provision.status import ServerStatus, server_status
 
-CONFIG_HELP = {"config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"}
+# Every task has --config (-c) and --debug (-d); those that print a report, --json (-j).
+DEBUG_HELP = {"debug": "show tracebacks"}
+CONFIG_HELP = {
+    "config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)",
+    **DEBUG_HELP,
+}
 
 
 def _settings(config: str | None) -> Settings:
@@ -36,7 +40,8 @@ def _settings(config: str | None) -> Settings:
 
 CONFIGS_HELP = {
     "config": "mailsh.toml to use; repeat it, or name a directory of configs, for several "
-    "servers at once (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"
+    "servers at once (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)",
+    **DEBUG_HELP,
 }
 
 
@@ -58,7 +63,6 @@ def _failed(outcomes: Sequence[fleet.ServerOutcome[Any]]) -> None:
     help={
         **CONFIGS_HELP,
         "no-cache": "rebuild the image without Docker's layer cache",
-        "debug": "show tracebacks",
     },
 )
 def provision(c: Context, config: list[str], no_cache: bool = False, debug: bool = False) -> None:
@@ -87,9 +91,10 @@ def base_image(
     tag: str = LOCAL_BASE,
     mirror: str = DEBIAN_MIRROR,
     config: str | None = None,
+    debug: bool = False,
 ) -> None:
     """Build a Debian bookworm base image with debootstrap (for machines without a registry)."""
-    with user_errors():
+    with user_errors(debug):
         built = build_base_image(
             engine.docker_client(_settings(config)), tag=tag, mirror=mirror, progress=progress
         )
@@ -97,7 +102,7 @@ def base_image(
 
 
 @task(iterable=["config"], help={**CONFIGS_HELP, "json": "print the status as JSON"})
-def status(c: Context, config: list[str], json: bool = False) -> None:
+def status(c: Context, config: list[str], json: bool = False, debug: bool = False) -> None:
     """Per server: services, certificate, DNS drift, queue, last requests, disk use."""
     import json as json_module
 
@@ -106,7 +111,7 @@ def status(c: Context, config: list[str], json: bool = False) -> None:
         client = engine.connect(where)
         return server_status(server.settings, client, where, os.environ)
 
-    with user_errors():
+    with user_errors(debug):
         outcomes = fleet.run_all(_servers(config), one, progress)
         if json:
             doc = [
@@ -122,18 +127,30 @@ def status(c: Context, config: list[str], json: bool = False) -> None:
 
 
 @task(help={**CONFIG_HELP, "tail": "lines to show", "follow": "keep following"})
-def logs(c: Context, config: str | None = None, tail: int = 100, follow: bool = False) -> None:
+def logs(
+    c: Context,
+    config: str | None = None,
+    tail: int = 100,
+    follow: bool = False,
+    debug: bool = False,
+) -> None:
     """Show the container's logs (postfix, opendkim, caddy, requests)."""
-    with user_errors():
+    with user_errors(debug):
         settings = _settings(config)
         for chunk in operate.logs(settings, engine.docker_client(settings), tail, follow):
             print(chunk, end="", flush=True)
 
 
 @task(help={**CONFIG_HELP, "purge": "also delete the state directory", "yes": "confirm --purge"})
-def down(c: Context, config: str | None = None, purge: bool = False, yes: bool = False) -> None:
+def down(
+    c: Context,
+    config: str | None = None,
+    purge: bool = False,
+    yes: bool = False,
+    debug: bool = False,
+) -> None:
     """Stop and remove the container; the state directory (keys, certs) is kept."""
-    with user_errors():
+    with user_errors(debug):
         settings = _settings(config)
         if purge and not yes:
             raise Exit(
@@ -151,7 +168,6 @@ def down(c: Context, config: str | None = None, purge: bool = False, yes: bool =
         **CONFIG_HELP,
         "output": "archive to write (default: <container>-<date>.mailsh-backup)",
         "encrypt_to": "encrypt the archive to this OpenPGP key (fingerprint or address)",
-        "debug": "show tracebacks",
     }
 )
 def backup(
@@ -190,7 +206,6 @@ def backup(
     help={
         **CONFIG_HELP,
         "force": "restore into a state directory that already holds keys",
-        "debug": "show tracebacks",
     }
 )
 def restore(
@@ -233,9 +248,10 @@ def keygen(
     rsa: bool = False,
     passphrase_env: str | None = None,
     config: str | None = None,
+    debug: bool = False,
 ) -> None:
     """Create your signing key in your GnuPG home and export its public half for `trust`."""
-    with user_errors():
+    with user_errors(debug):
         settings = _settings(config)
         gpg = keys.user_gpg()
         passphrase = os.environ.get(passphrase_env) if passphrase_env else None
@@ -247,9 +263,9 @@ def keygen(
 
 
 @task(help={**CONFIG_HELP, "path": "an ASCII-armored public key file"})
-def trust(c: Context, path: str, config: str | None = None) -> None:
+def trust(c: Context, path: str, config: str | None = None, debug: bool = False) -> None:
     """Trust a public key: store it, list it in mailsh.toml, apply to the running server."""
-    with user_errors():
+    with user_errors(debug):
         config_path = find_config(Path(config) if config else None, os.environ)
         config_path = config_path or Path.cwd() / CONFIG_FILENAME
         settings = load_settings(config_path) if config_path.exists() else _settings(None)
@@ -286,6 +302,7 @@ def send(
     encrypt: bool = False,
     config: str | None = None,
     server: str | None = None,
+    debug: bool = False,
 ) -> None:
     """Sign a command with your key and mail it to the server (optionally wait for the reply).
 
@@ -293,7 +310,7 @@ def send(
     request (nothing ran; the reason is printed), 124 the command ran past timeout_s and
     was killed, 75 no reply within --timeout (it may still come), 70 interrupted.
     """
-    with user_errors():
+    with user_errors(debug):
         if format not in FORMATS:
             raise Exit(f"mailsh: --format must be one of {', '.join(FORMATS)}", code=1)
         if (command is None) == (file is None):
@@ -323,15 +340,28 @@ def send(
 
 @task(
     name="dns-update",
-    help={**CONFIG_HELP, "dry-run": "show the diff, change nothing", "debug": "show tracebacks"},
+    help={
+        **CONFIG_HELP,
+        "dry-run": "show the diff, change nothing",
+        "json": "print the records and the diff as JSON",
+    },
 )
 def dns_update(
-    c: Context, config: str | None = None, dry_run: bool = False, debug: bool = False
+    c: Context,
+    config: str | None = None,
+    dry_run: bool = False,
+    json: bool = False,
+    debug: bool = False,
 ) -> None:
     """Publish the mail records (A, MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT) and show the diff."""
+    import json as json_module
+
     with user_errors(debug):
         settings = _settings(config)
         report = dns_publish.update_dns(settings, os.environ, progress, dry_run=dry_run)
+        if json:
+            print(json_module.dumps(dns_publish.report_json(report), indent=2))
+            return
         for line in dns_publish.report_lines(report):
             out.print(line, markup=False, soft_wrap=True)
 
@@ -341,7 +371,6 @@ def dns_update(
     help={
         **CONFIG_HELP,
         "grace": "how long the old selector stays published (default 7d; d, h, m or s)",
-        "debug": "show tracebacks",
     },
 )
 def dkim_rotate(
@@ -365,7 +394,6 @@ def dkim_rotate(
     help={
         **CONFIGS_HELP,
         "force": "renew even when more than 30 days remain",
-        "debug": "show tracebacks",
     },
 )
 def certs(c: Context, config: list[str], force: bool = False, debug: bool = False) -> None:
@@ -408,9 +436,9 @@ def certs(c: Context, config: list[str], force: bool = False, debug: bool = Fals
 
 
 @task(name="server-key", help=CONFIG_HELP)
-def server_key(c: Context, config: str | None = None) -> None:
+def server_key(c: Context, config: str | None = None, debug: bool = False) -> None:
     """Create the server's OpenPGP key (encrypted requests and replies); print the public key."""
-    with user_errors():
+    with user_errors(debug):
         settings = _settings(config)
         state = StateDir(settings.state_dir.resolve())
         state.ensure()
@@ -436,7 +464,6 @@ def server_key(c: Context, config: str | None = None) -> None:
         "skip": "skip these checks or areas (comma-separated)",
         "send": "also send a signed echo and report the receiver's SPF/DKIM/DMARC verdicts",
         "list": "list the checks (names for --only/--skip) and exit",
-        "debug": "show tracebacks",
     },
 )
 def check_deliverability(

@@ -14,6 +14,7 @@ from provision.dns.provider import (
     ZoneChanged,
     all_publishable,
 )
+from provision.dns.publish import DnsReport, report_json
 from provision.dns.records import MailRecord
 
 SPF = MailRecord("SPF", Record("example.org", "TXT", ("v=spf1 a mx -all",)), "v=spf1")
@@ -144,3 +145,19 @@ def test_nothing_to_change_proves_the_credentials_instead() -> None:
     sent = send_changes(provider, [MX], lambda _: None)
     assert provider.updates == [] and sent.sent == []
     assert provider.authenticated == 1
+
+
+def test_the_json_report_gives_each_change_with_its_values_before_and_after() -> None:
+    change = plan_change(SPF, ("v=spf1 mx -all", "google-site-verification=x"))
+    assert change is not None
+    report = report_json(DnsReport("rfc2136", [SPF], [change], dry_run=True))
+    assert report["changes"] == [
+        {
+            "action": "changed",
+            "kind": "SPF",
+            "name": "example.org",
+            "type": "TXT",
+            "old": ["google-site-verification=x", "v=spf1 mx -all"],
+            "new": ["google-site-verification=x", "v=spf1 a mx -all"],
+        }
+    ]
