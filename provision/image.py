@@ -26,8 +26,8 @@ DEFAULT_BASE = "debian:bookworm-slim"
 LABEL_INPUTS = "org.mailsh.inputs"
 
 Progress = Callable[[str], None]
-# What of the packages goes into the image: code, type marker, the sandbox script.
-SERVER_SUFFIXES = (".py", ".typed", ".sh")
+# What of the packages goes into the image: code and the type marker.
+SERVER_SUFFIXES = (".py", ".typed")
 
 
 def _server_files() -> Iterator[tuple[str, bytes]]:
