@@ -4,29 +4,19 @@ every task, and no other short flag exists."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from invoke.collection import Collection
 
 import tasks
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.server import run_invoke
 
 
 def _invoke(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MAILSH_CONFIG"}
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(ROOT), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    """`invoke ARGS` with $MAILSH_CONFIG naming a file that is not there: only -c gives one."""
+    return run_invoke(Path("/nonexistent/mailsh.toml"), *args)
 
 
 def _task_names() -> list[str]:
