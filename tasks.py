@@ -11,20 +11,27 @@ from typing import Any
 import docker
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
-from provision import client, deploy, dkim, engine, fleet, image, operate, summary
+from provision import deploy, dkim, engine, fleet, image, operate, summary
+from provision.base_image import DEBIAN_MIRROR, LOCAL_BASE, build_base_image
+from provision.client import keys
+from provision.client import send as sending
+from provision.client.request_mail import FORMATS
+from provision.client.server_key import ensure_server_key
 from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
-from provision.console import err, out, progress, user_errors
+from provision.console import err, out, progress, task, user_errors
 from provision.dkim_rotate import rotate_dkim
 from provision.dns import publish as dns_publish
 from provision.errors import ConfigError
-from provision.request_mail import FORMATS
-from provision.server_key import ensure_server_key
 from provision.state import StateDir
 from provision.status import ServerStatus, server_status
 
-CONFIG_HELP = {"config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"}
+# Every task has --config (-c) and --debug (-d); those that print a report, --json (-j).
+DEBUG_HELP = {"debug": "show tracebacks"}
+CONFIG_HELP = {
+    "config": "mailsh.toml to use (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)",
+    **DEBUG_HELP,
+}
 
 
 def _settings(config: str | None) -> Settings:
@@ -33,7 +40,8 @@ def _settings(config: str | None) -> Settings:
 
 CONFIGS_HELP = {
     "config": "mailsh.toml to use; repeat it, or name a directory of configs, for several "
-    "servers at once (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)"
+    "servers at once (default: $MAILSH_CONFIG, ./mailsh.toml, built-in)",
+    **DEBUG_HELP,
 }
 
 
@@ -41,7 +49,7 @@ def _servers(config: list[str]) -> list[fleet.Server]:
     return fleet.load_servers(config)
 
 
-def _failed(outcomes: Sequence[fleet.Outcome[Any]]) -> None:
+def _failed(outcomes: Sequence[fleet.ServerOutcome[Any]]) -> None:
     """Exit 1 when any server failed (the table said which and why)."""
     errors = [o.error for o in outcomes if o.error is not None]
     if len(outcomes) == 1 and errors:
@@ -55,7 +63,6 @@ def _failed(outcomes: Sequence[fleet.Outcome[Any]]) -> None:
     help={
         **CONFIGS_HELP,
         "no-cache": "rebuild the image without Docker's layer cache",
-        "debug": "show tracebacks",
     },
 )
 def provision(c: Context, config: list[str], no_cache: bool = False, debug: bool = False) -> None:
@@ -81,20 +88,21 @@ def provision(c: Context, config: list[str], no_cache: bool = False, debug: bool
 )
 def base_image(
     c: Context,
-    tag: str = image.LOCAL_BASE,
-    mirror: str = image.DEBIAN_MIRROR,
+    tag: str = LOCAL_BASE,
+    mirror: str = DEBIAN_MIRROR,
     config: str | None = None,
+    debug: bool = False,
 ) -> None:
     """Build a Debian bookworm base image with debootstrap (for machines without a registry)."""
-    with user_errors():
-        built = image.build_base_image(
+    with user_errors(debug):
+        built = build_base_image(
             engine.docker_client(_settings(config)), tag=tag, mirror=mirror, progress=progress
         )
         out.print(f"built {tag} ({image.image_size(built) // 2**20} MiB)")
 
 
 @task(iterable=["config"], help={**CONFIGS_HELP, "json": "print the status as JSON"})
-def status(c: Context, config: list[str], json: bool = False) -> None:
+def status(c: Context, config: list[str], json: bool = False, debug: bool = False) -> None:
     """Per server: services, certificate, DNS drift, queue, last requests, disk use."""
     import json as json_module
 
@@ -103,7 +111,7 @@ def status(c: Context, config: list[str], json: bool = False) -> None:
         client = engine.connect(where)
         return server_status(server.settings, client, where, os.environ)
 
-    with user_errors():
+    with user_errors(debug):
         outcomes = fleet.run_all(_servers(config), one, progress)
         if json:
             doc = [
@@ -119,18 +127,30 @@ def status(c: Context, config: list[str], json: bool = False) -> None:
 
 
 @task(help={**CONFIG_HELP, "tail": "lines to show", "follow": "keep following"})
-def logs(c: Context, config: str | None = None, tail: int = 100, follow: bool = False) -> None:
+def logs(
+    c: Context,
+    config: str | None = None,
+    tail: int = 100,
+    follow: bool = False,
+    debug: bool = False,
+) -> None:
     """Show the container's logs (postfix, opendkim, caddy, requests)."""
-    with user_errors():
+    with user_errors(debug):
         settings = _settings(config)
         for chunk in operate.logs(settings, engine.docker_client(settings), tail, follow):
             print(chunk, end="", flush=True)
 
 
 @task(help={**CONFIG_HELP, "purge": "also delete the state directory", "yes": "confirm --purge"})
-def down(c: Context, config: str | None = None, purge: bool = False, yes: bool = False) -> None:
+def down(
+    c: Context,
+    config: str | None = None,
+    purge: bool = False,
+    yes: bool = False,
+    debug: bool = False,
+) -> None:
     """Stop and remove the container; the state directory (keys, certs) is kept."""
-    with user_errors():
+    with user_errors(debug):
         settings = _settings(config)
         if purge and not yes:
             raise Exit(
@@ -148,7 +168,6 @@ def down(c: Context, config: str | None = None, purge: bool = False, yes: bool =
         **CONFIG_HELP,
         "output": "archive to write (default: <container>-<date>.mailsh-backup)",
         "encrypt_to": "encrypt the archive to this OpenPGP key (fingerprint or address)",
-        "debug": "show tracebacks",
     }
 )
 def backup(
@@ -173,7 +192,7 @@ def backup(
             path,
             progress,
             encrypt_to=encrypt_to,
-            gpg=client.user_gpg() if encrypt_to else None,
+            gpg=keys.user_gpg() if encrypt_to else None,
         )
         sealed = f", encrypted to {done.encrypted_to}" if done.encrypted_to else ""
         out.print(
@@ -187,7 +206,6 @@ def backup(
     help={
         **CONFIG_HELP,
         "force": "restore into a state directory that already holds keys",
-        "debug": "show tracebacks",
     }
 )
 def restore(
@@ -204,7 +222,7 @@ def restore(
         config_path = find_config(Path(config) if config else None, os.environ)
         config_path = config_path or Path.cwd() / CONFIG_FILENAME
         done = backups.restore(
-            Path(archive), config_path, connect, progress, os.environ, client.user_gpg(), force
+            Path(archive), config_path, connect, progress, os.environ, keys.user_gpg(), force
         )
         if done.wrote_config:
             err.print(f"wrote the archived config to {config_path}")
@@ -230,29 +248,28 @@ def keygen(
     rsa: bool = False,
     passphrase_env: str | None = None,
     config: str | None = None,
+    debug: bool = False,
 ) -> None:
     """Create your signing key in your GnuPG home and export its public half for `trust`."""
-    with user_errors():
+    with user_errors(debug):
         settings = _settings(config)
-        gpg = client.user_gpg()
+        gpg = keys.user_gpg()
         passphrase = os.environ.get(passphrase_env) if passphrase_env else None
-        fpr = client.keygen(gpg, name, email, rsa=rsa, passphrase=passphrase)
-        path = client.export_public(
-            gpg, fpr, settings.state_dir.resolve() / "client" / f"{fpr}.asc"
-        )
+        fpr = keys.keygen(gpg, name, email, rsa=rsa, passphrase=passphrase)
+        path = keys.export_public(gpg, fpr, settings.state_dir.resolve() / "client" / f"{fpr}.asc")
         out.print(f"created key {fpr}")
         out.print(f"public key: {path}", soft_wrap=True)
         out.print(f"next: invoke trust {path}", soft_wrap=True)
 
 
 @task(help={**CONFIG_HELP, "path": "an ASCII-armored public key file"})
-def trust(c: Context, path: str, config: str | None = None) -> None:
+def trust(c: Context, path: str, config: str | None = None, debug: bool = False) -> None:
     """Trust a public key: store it, list it in mailsh.toml, apply to the running server."""
-    with user_errors():
+    with user_errors(debug):
         config_path = find_config(Path(config) if config else None, os.environ)
         config_path = config_path or Path.cwd() / CONFIG_FILENAME
         settings = load_settings(config_path) if config_path.exists() else _settings(None)
-        fpr = client.trust(settings, config_path, Path(path), client.user_gpg())
+        fpr = keys.trust(settings, config_path, Path(path), keys.user_gpg())
         out.print(f"trusted {fpr} (in {config_path})", soft_wrap=True)
         settings = load_settings(config_path)
         result = deploy.update_running(settings, engine.docker_client(settings), progress)
@@ -285,6 +302,7 @@ def send(
     encrypt: bool = False,
     config: str | None = None,
     server: str | None = None,
+    debug: bool = False,
 ) -> None:
     """Sign a command with your key and mail it to the server (optionally wait for the reply).
 
@@ -292,16 +310,16 @@ def send(
     request (nothing ran; the reason is printed), 124 the command ran past timeout_s and
     was killed, 75 no reply within --timeout (it may still come), 70 interrupted.
     """
-    with user_errors():
+    with user_errors(debug):
         if format not in FORMATS:
             raise Exit(f"mailsh: --format must be one of {', '.join(FORMATS)}", code=1)
         if (command is None) == (file is None):
             raise Exit("mailsh: give --command CMD or --file SCRIPT", code=1)
         text = Path(file).read_text() if file else f"{command}\n"
         settings = fleet.pick(_servers([config] if config else []), server).settings
-        sent = client.send(
+        sent = sending.send(
             settings,
-            client.user_gpg(),
+            keys.user_gpg(),
             text,
             format,
             key=key,
@@ -322,15 +340,28 @@ def send(
 
 @task(
     name="dns-update",
-    help={**CONFIG_HELP, "dry-run": "show the diff, change nothing", "debug": "show tracebacks"},
+    help={
+        **CONFIG_HELP,
+        "dry-run": "show the diff, change nothing",
+        "json": "print the records and the diff as JSON",
+    },
 )
 def dns_update(
-    c: Context, config: str | None = None, dry_run: bool = False, debug: bool = False
+    c: Context,
+    config: str | None = None,
+    dry_run: bool = False,
+    json: bool = False,
+    debug: bool = False,
 ) -> None:
     """Publish the mail records (A, MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT) and show the diff."""
+    import json as json_module
+
     with user_errors(debug):
         settings = _settings(config)
         report = dns_publish.update_dns(settings, os.environ, progress, dry_run=dry_run)
+        if json:
+            print(json_module.dumps(dns_publish.report_json(report), indent=2))
+            return
         for line in dns_publish.report_lines(report):
             out.print(line, markup=False, soft_wrap=True)
 
@@ -340,7 +371,6 @@ def dns_update(
     help={
         **CONFIG_HELP,
         "grace": "how long the old selector stays published (default 7d; d, h, m or s)",
-        "debug": "show tracebacks",
     },
 )
 def dkim_rotate(
@@ -364,7 +394,6 @@ def dkim_rotate(
     help={
         **CONFIGS_HELP,
         "force": "renew even when more than 30 days remain",
-        "debug": "show tracebacks",
     },
 )
 def certs(c: Context, config: list[str], force: bool = False, debug: bool = False) -> None:
@@ -407,9 +436,9 @@ def certs(c: Context, config: list[str], force: bool = False, debug: bool = Fals
 
 
 @task(name="server-key", help=CONFIG_HELP)
-def server_key(c: Context, config: str | None = None) -> None:
+def server_key(c: Context, config: str | None = None, debug: bool = False) -> None:
     """Create the server's OpenPGP key (encrypted requests and replies); print the public key."""
-    with user_errors():
+    with user_errors(debug):
         settings = _settings(config)
         state = StateDir(settings.state_dir.resolve())
         state.ensure()
@@ -435,7 +464,6 @@ def server_key(c: Context, config: str | None = None) -> None:
         "skip": "skip these checks or areas (comma-separated)",
         "send": "also send a signed echo and report the receiver's SPF/DKIM/DMARC verdicts",
         "list": "list the checks (names for --only/--skip) and exit",
-        "debug": "show tracebacks",
     },
 )
 def check_deliverability(

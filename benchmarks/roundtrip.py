@@ -5,7 +5,7 @@
 Provisions its own server (local base image, free ports, temporary state),
 trusts a fresh ed25519 key, then measures from "SMTP accepted" (the DATA
 reply) to "reply delivered" (the reply appearing in the local-mode reply
-mailbox, timestamped inside the container by `mailsh_server.replies --follow`;
+mailbox, timestamped inside the container by `mailsh_server.reply_mailbox --follow`;
 container and host share one clock). Prints the figures. With `--baseline REF`
 (a git ref, e.g. `main` or a commit), the same benchmark of that checkout runs first,
 on its own image, and both sets of figures are printed side by side.
@@ -33,12 +33,13 @@ sys.path.insert(0, str(ROOT))
 import docker  # noqa: E402
 import tomli_w  # noqa: E402
 
-from provision import client as mail_client  # noqa: E402
+from provision.client import keys  # noqa: E402
+from provision.client.request_mail import address_message  # noqa: E402
+from provision.client.send import signed_request  # noqa: E402
 from provision.config import Settings, load_settings  # noqa: E402
 from provision.container import find_container, remove_volumes  # noqa: E402
 from provision.deploy import provision  # noqa: E402
 from provision.image import LOCAL_BASE  # noqa: E402
-from provision.request_mail import address_message  # noqa: E402
 from tests.lab.docker_lab import free_port, lab_name  # noqa: E402
 
 
@@ -50,7 +51,7 @@ class ReplyWatch:
         self.cond = threading.Condition()
         api = container.client.api
         exec_id = api.exec_create(
-            container.id, ["python3", "-u", "-m", "mailsh_server.replies", "--follow"]
+            container.id, ["python3", "-u", "-m", "mailsh_server.reply_mailbox", "--follow"]
         )
         self._stream = api.exec_start(exec_id, stream=True)
         threading.Thread(target=self._read, daemon=True).start()
@@ -89,11 +90,11 @@ def setup(directory: Path) -> tuple[Settings, docker.DockerClient, object, str, 
     config_path.write_text(tomli_w.dumps(config))
     home = directory / "gnupg"
     home.mkdir(mode=0o700)
-    gpg = mail_client.user_gpg(str(home))
-    fpr = mail_client.keygen(gpg, "Bench", "bench@client.example")
-    public = mail_client.export_public(gpg, fpr, directory / "bench.asc")
+    gpg = keys.user_gpg(str(home))
+    fpr = keys.keygen(gpg, "Bench", "bench@client.example")
+    public = keys.export_public(gpg, fpr, directory / "bench.asc")
     settings = load_settings(config_path, environ={})
-    mail_client.trust(settings, config_path, public, gpg)
+    keys.trust(settings, config_path, public, gpg)
     settings = load_settings(config_path, environ={})
     docker_client = docker.from_env(timeout=300)
     try:
@@ -112,7 +113,7 @@ def make_requests(
 ) -> list[tuple[Message, str]]:
     out = []
     for command in commands:
-        msg = mail_client.signed_request(
+        msg = signed_request(
             gpg,
             "pgp-mime",
             command,

@@ -153,7 +153,7 @@ def _run_problem(run: _Run) -> str | None:
     return None
 
 
-def parse_status(channel: bytes, returncode: int = 0) -> SignatureStatus:
+def signature_status(channel: bytes, returncode: int = 0) -> SignatureStatus:
     """Summarise one gpg run (a verification, or a decryption that may carry a signature)."""
     try:
         run = _read(status_lines(channel))

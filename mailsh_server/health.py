@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mailsh_server.paths import RENEWAL_STATUS, STATE
-from mailsh_server.supervisor_status import not_running, parse_status, supervisorctl
+from mailsh_server.supervisor_status import not_running, program_states, supervisorctl
 
 VOLUMES = {"state": STATE, "spool": Path("/var/spool/postfix"), "mail": Path("/var/mail")}
 QUEUES = ("incoming", "active", "deferred", "hold", "maildrop")
@@ -27,7 +27,7 @@ QUEUES = ("incoming", "active", "deferred", "hold", "maildrop")
 def check() -> str | None:
     """None when healthy, else the reason."""
     out = supervisorctl("status")
-    states = parse_status(out.stdout)
+    states = program_states(out.stdout)
     if not states:
         return f"supervisord not answering: {out.stdout.strip() or out.stderr.strip()}"
     down = not_running(states)
@@ -60,7 +60,7 @@ def report() -> dict[str, Any]:
     queued = sum(len(files) for q in QUEUES for _, _, files in os.walk(spool / q))
     renewal = json.loads(RENEWAL_STATUS.read_text()) if RENEWAL_STATUS.exists() else None
     return {
-        "services": parse_status(out.stdout),
+        "services": program_states(out.stdout),
         "queue": queued,
         "disk": {role: _bytes_under(path) for role, path in VOLUMES.items()},
         "renewal": renewal,

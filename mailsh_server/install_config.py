@@ -28,7 +28,7 @@ from mailsh_server.paths import (
     STATE,
     TLS_DIR,
 )
-from mailsh_server.protocol import CADDY_ADMIN_SOCKET, RUNNER_SOCKET
+from mailsh_server.protocol import CADDY_ADMIN_SOCKET, CONFIG_HASH_FILE, RUNNER_SOCKET
 from mailsh_server.supervisor_status import supervisor_env
 from mailsh_server.trusted_keys import build_keyring
 
@@ -129,7 +129,7 @@ def install_files() -> set[str]:
         Path("/etc/mailname").write_text(_postconf("myhostname") + "\n")
 
     RUN_DIR.mkdir(parents=True, exist_ok=True)
-    hash_file = RENDERED / ".config-hash"
+    hash_file = RENDERED / CONFIG_HASH_FILE
     APPLIED_HASH.write_text(hash_file.read_text() if hash_file.exists() else "")
     return changed
 

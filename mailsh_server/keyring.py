@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailsh_server.gpg import GpgUnavailable, run_gpg
-from mailsh_server.gpgstatus import SignatureStatus, created_signature_micalg, parse_status
+from mailsh_server.gpgstatus import SignatureStatus, created_signature_micalg, signature_status
 from mailsh_server.keylist import KeyInfo, parse_listing
 from mailsh_server.message import Payload
 
@@ -40,7 +40,7 @@ class Keyring:
 
     def _run(self, args: list[str], data: bytes, signature: bytes | None = None) -> Verification:
         run = run_gpg(self.home, args, data, self.max_output, signature=signature)
-        status = parse_status(run.status, run.returncode)
+        status = signature_status(run.status, run.returncode)
         if run.timed_out:
             status = SignatureStatus(False, "gpg took too long on this data")
         elif run.status_exceeded:

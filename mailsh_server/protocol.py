@@ -31,6 +31,10 @@ REQUEST_ID_HEADER = "Mailsh-Request-Id"
 # header inside (Content-Type parameter protected-headers="v1").
 HIDDEN_SUBJECT = "..."
 
+# Beside the rendered configs in the state: the hash of everything the host shipped,
+# which the container compares with what it applied.
+CONFIG_HASH_FILE = ".config-hash"
+
 CADDY_ADMIN_SOCKET = "/run/caddy-admin/admin.sock"
 # The root runner that starts a request's command (only the handler may connect).
 RUNNER_SOCKET = "/run/mailsh/runner/runner.sock"

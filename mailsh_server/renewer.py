@@ -70,10 +70,11 @@ def log(line: str) -> None:
     print(f"mailsh-renewal: {line}", flush=True)
 
 
-def _servers(entries: list[str], name: str) -> list[Server]:
+def _servers(entries: list[list[Any]], name: str) -> list[Server]:
+    """`[dns] nameservers` as provision rendered them ([host, port] pairs), else the NS."""
     if not entries:
         return find_nameservers(name)
-    return [address(h.strip("[]"), int(p)) for h, _, p in (e.rpartition(":") for e in entries)]
+    return [address(str(host), int(port)) for host, port in entries]
 
 
 def challenge_zone(settings: dict[str, Any], secret: str) -> order.ChallengeZone:

@@ -108,6 +108,15 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def _await_group(pgid: int, wait_s: float = 1.0) -> None:
+    """Wait (briefly) until a killed process group is gone: SIGKILL is not instant."""
+    deadline = time.monotonic() + wait_s
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        while time.monotonic() < deadline:
+            os.killpg(pgid, 0)
+            time.sleep(0.002)
+
+
 def run_sandboxed(
     command: str, user: str, timeout_s: int, max_output_bytes: int, limits: CommandLimits
 ) -> RunResult:
@@ -154,6 +163,7 @@ def run_sandboxed(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 status = proc.wait()
+            _await_group(proc.pid)
         duration = time.monotonic() - started
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -29,7 +29,7 @@ def supervisorctl(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def parse_status(output: str) -> dict[str, str]:
+def program_states(output: str) -> dict[str, str]:
     """Map program name to state, e.g. {"postfix": "RUNNING"}."""
     states: dict[str, str] = {}
     for line in output.splitlines():

@@ -26,6 +26,7 @@ from provision.config_types import (
     Email,
     EnvName,
     Fingerprint,
+    HostOptionalPort,
     IpAddress,
     Port,
     RunAsUser,
@@ -185,8 +186,8 @@ class ClientSettings(Section):
 
     key: str | None = None
     address: Email | None = None
-    smtp: str | None = None
-    imap: str | None = None
+    smtp: HostOptionalPort | None = None  # default port 587
+    imap: HostOptionalPort | None = None  # default port 993
     username: str | None = None
     password_env: EnvName | None = None
 

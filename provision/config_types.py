@@ -41,8 +41,13 @@ def _email(value: str) -> str:
     return f"{local}@{_domain_name(domain)}"
 
 
+def normalize_fingerprint(value: str) -> str:
+    """A fingerprint as gpg prints it: upper-case hex, no spaces."""
+    return value.replace(" ", "").upper()
+
+
 def _fingerprint(value: str) -> str:
-    fpr = value.replace(" ", "").upper()
+    fpr = normalize_fingerprint(value)
     if not _FINGERPRINT.match(fpr):
         raise ValueError(f"{value!r} is not an OpenPGP fingerprint (40 or 64 hex digits)")
     return fpr
@@ -89,12 +94,53 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _nameserver(value: str) -> str:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{value!r} is not host:port (like 192.0.2.53:53)")
+HOST_PORT_EXAMPLE = "like 192.0.2.53:53 or [2001:db8::53]:53"
+
+
+def parse_host_port(value: str) -> tuple[str, int | None]:
+    """The host and port of "host:port" or "[IPv6]:port"; the port is None for "host",
+    "[IPv6]" or a bare IPv6 address. ValueError when it is none of those."""
+    if value.startswith("["):
+        host, closed, rest = value[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise ValueError(f"{value!r} is not host:port ({HOST_PORT_EXAMPLE})")
+        port = rest[1:] if rest else None
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    else:
+        host, port = value, None  # a name, or an IPv6 address without a port
+    if not host or (port is not None and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise ValueError(f"{value!r} is not host:port ({HOST_PORT_EXAMPLE})")
+    return host, int(port) if port is not None else None
+
+
+def split_host_port(value: str, default_port: int) -> tuple[str, int]:
+    """The host and port of `value`, `default_port` when it names none."""
+    host, port = parse_host_port(value)
+    return host, default_port if port is None else port
+
+
+def join_host_port(host: str, port: int) -> str:
+    """`host:port`, with an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _host_port(value: str) -> str:
+    if parse_host_port(value)[1] is None:
+        raise ValueError(f"{value!r} is not host:port ({HOST_PORT_EXAMPLE})")
     return value
 
 
-NameServer = Annotated[str, AfterValidator(_nameserver)]
-HostPort = NameServer  # "host:port", validated the same way
+def _host_optional_port(value: str) -> str:
+    parse_host_port(value)
+    return value
+
+
+def _ip_optional_port(value: str) -> str:
+    ip_address(parse_host_port(value)[0])
+    return value
+
+
+HostPort = Annotated[str, AfterValidator(_host_port)]
+HostOptionalPort = Annotated[str, AfterValidator(_host_optional_port)]
+IpOptionalPort = Annotated[str, AfterValidator(_ip_optional_port)]

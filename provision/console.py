@@ -1,12 +1,16 @@
-"""Terminal output for tasks: progress lines, and user errors as one line with exit 1."""
+"""Terminal output for tasks: progress lines, user errors as one line with exit 1, and the
+flags every task spells the same way."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from invoke.exceptions import Exit
+from invoke.tasks import Task
+from invoke.tasks import task as invoke_task
 from rich.console import Console
 
 from provision.errors import MailshError
@@ -32,3 +36,25 @@ def user_errors(debug: bool = False) -> Iterator[None]:
         raise Exit(f"mailsh: {e}", code=e.exit_code) from None
     except KeyboardInterrupt:
         raise Exit("mailsh: interrupted", code=130) from None
+
+
+# The only short flags, the same in every task that has the option.
+SHORT_FLAGS = {"config": "c", "debug": "d", "json": "j"}
+
+
+class MailshTask(Task[Any]):
+    """An invoke task whose short flags are SHORT_FLAGS, none made up from option names."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        if name in SHORT_FLAGS:
+            opts["names"].append(SHORT_FLAGS[name])
+        return opts
+
+
+def task(**options: Any) -> Callable[[Callable[..., None]], MailshTask]:
+    """`invoke.task` with mailsh's flags (MailshTask)."""
+    decorate: Callable[[Callable[..., None]], MailshTask] = invoke_task(
+        klass=MailshTask, auto_shortflags=False, **options
+    )
+    return decorate

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import smtplib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +14,11 @@ from docker.models.containers import Container
 from docker.types import Ulimit
 
 from provision.config import Settings
+from provision.config_types import join_host_port
+from provision.digest import content_hash
 from provision.engine import Engine, published_host, reachable_here
 from provision.errors import DockerError, HealthError
-from provision.render import content_hash
+from provision.polling import poll
 from provision.state_volume import STATE_MOUNT
 
 # What must outlive the container, in named volumes kept when it is re-created for a
@@ -30,6 +31,7 @@ MAIL_VOLUMES = {"spool": VOLUMES["spool"], "mail": VOLUMES["mail"]}
 LABEL_SPEC = "org.mailsh.spec"
 NOFILE = 8192
 HEALTH_TIMEOUT_S = 90.0
+HEALTH_POLL_S = 0.5
 
 Progress = Callable[[str], None]
 
@@ -213,11 +215,12 @@ def wait_healthy(
     timeout: float = HEALTH_TIMEOUT_S,
 ) -> str:
     """Wait until supervisord runs every program and the published SMTP port greets."""
-    deadline = time.monotonic() + timeout
     problem = "not checked yet"
-    announced = False
     restarts = container.attrs.get("RestartCount", 0)
-    while time.monotonic() < deadline:
+
+    def healthy() -> str | None:
+        """The SMTP greeting once every service runs; None while starting."""
+        nonlocal problem
         container.reload()
         restarted = container.attrs.get("RestartCount", 0) > restarts
         if container.status in ("exited", "dead") or restarted:
@@ -230,13 +233,25 @@ def wait_healthy(
                 try:
                     return greeting(container, spec, engine)
                 except (OSError, smtplib.SMTPException) as e:
-                    host = published_host(spec.bind, engine)
-                    problem = f"published port {host}:{spec.smtp_port}: {e}"
+                    where = join_host_port(published_host(spec.bind, engine), spec.smtp_port)
+                    problem = f"published port {where}: {e}"
+        return None
+
+    announced = False
+
+    def waiting(_elapsed: float) -> None:
+        nonlocal announced
         if not announced:
             progress("waiting for the services to become healthy")
             announced = True
-        time.sleep(0.5)
-    raise HealthError(
-        f"container {spec.name} not healthy after {timeout:.0f} s: {problem}",
-        hint="see `invoke logs`",
+
+    return poll(
+        healthy,
+        timeout,
+        HEALTH_POLL_S,
+        lambda: HealthError(
+            f"container {spec.name} not healthy after {timeout:.0f} s: {problem}",
+            hint="see `invoke logs`",
+        ),
+        waiting=waiting,
     )

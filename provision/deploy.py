@@ -33,19 +33,22 @@ from provision.engine import Engine, select_engine
 from provision.errors import DockerError, MailshError
 from provision.files import write_atomic
 from provision.image import ensure_image
-from provision.render import render_configs, renewal_settings, site_names, write_rendered
+from provision.render import render_configs, renewal_settings, site_names
 from provision.state import (
     DkimKey,
     StateDir,
     ensure_self_signed,
     install_certificate,
+    write_rendered,
 )
 from provision.state_volume import adopt_renewed_certificate, ship_state
 
 Progress = Callable[[str], None]
 
 
-class Action(StrEnum):
+class ContainerAction(StrEnum):
+    """What `invoke provision` did to the container."""
+
     UNCHANGED = "unchanged"
     RELOADED = "configuration reloaded"
     STARTED = "started"
@@ -55,7 +58,7 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class ProvisionResult:
-    action: Action
+    action: ContainerAction
     image_built: bool
     container_id: str
     banner: str
@@ -190,28 +193,28 @@ def provision(
     if container is not None and container.labels.get("org.mailsh.spec") == spec.digest:
         if container.status == "running":
             if applied_config_hash(container) == config_hash:
-                action = Action.UNCHANGED
+                action = ContainerAction.UNCHANGED
             else:
                 progress("configuration changed: installing and reloading services")
                 ship_state(container, state)
                 reload_config(container)
-                action = Action.RELOADED
+                action = ContainerAction.RELOADED
         else:
             progress(f"starting stopped container {spec.name}")
             ship_state(container, state)
             start_container(container)
-            action = Action.STARTED
+            action = ContainerAction.STARTED
     else:
-        action = Action.CREATED
+        action = ContainerAction.CREATED
         if container is not None:
             progress(f"re-creating container {spec.name} (image or run settings changed)")
             remove_container(container)
-            action = Action.RECREATED
+            action = ContainerAction.RECREATED
         container = create_container(client, spec)
         ship_state(container, state)
         start_container(container)
     banner = wait_healthy(container, spec, engine, progress)
-    if action == Action.RELOADED and applied_config_hash(container) != config_hash:
+    if action == ContainerAction.RELOADED and applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new configuration")
     return ProvisionResult(action, built, container.id, banner, dkim)
 

@@ -33,3 +33,7 @@ class HealthError(MailshError):
 
 class DnsError(MailshError):
     """A DNS provider or server refused, failed or could not be reached."""
+
+
+class ClientError(MailshError):
+    """Signing, sending or waiting for a reply failed."""

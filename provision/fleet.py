@@ -35,7 +35,9 @@ class Server:
 
 
 @dataclass(frozen=True)
-class Outcome(Generic[T]):
+class ServerOutcome(Generic[T]):
+    """What a task gave for one server of the fleet: its value, or the error it met."""
+
     server: Server
     value: T | None = None
     error: MailshError | None = None
@@ -93,18 +95,18 @@ def run_all(
     servers: Sequence[Server],
     work: Callable[[Server, Progress], T],
     progress: Progress,
-) -> list[Outcome[T]]:
+) -> list[ServerOutcome[T]]:
     """`work` on every server at once; a MailshError is that server's outcome. Progress
     lines carry the server's name when there are several."""
 
-    def one(server: Server) -> Outcome[T]:
+    def one(server: Server) -> ServerOutcome[T]:
         def said(message: str) -> None:
             progress(f"[{server.name}] {message}" if len(servers) > 1 else message)
 
         try:
-            return Outcome(server, value=work(server, said))
+            return ServerOutcome(server, value=work(server, said))
         except MailshError as e:
-            return Outcome(server, error=e)
+            return ServerOutcome(server, error=e)
 
     if len(servers) == 1:
         return [one(servers[0])]

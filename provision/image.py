@@ -1,12 +1,9 @@
-"""Build mailsh's image (and, offline, its Debian base image) through the Docker SDK."""
+"""Build mailsh's image through the Docker SDK (the offline base image: `base_image.py`)."""
 
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
 import tarfile
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,21 +12,22 @@ import docker
 import docker.errors
 from docker.models.images import Image
 
-from provision.errors import DockerError, MailshError
-from provision.render import content_hash, render_dockerfile
+from provision.base_image import LOCAL_BASE
+from provision.base_image import build_base_image as build_base_image  # tests/lab use it
+from provision.digest import content_hash
+from provision.errors import DockerError
+from provision.render import render_dockerfile
 
 # What runs in the container: the server, and the ACME client it renews with.
 SERVER_PACKAGES = tuple(
     Path(__file__).resolve().parent.parent / name for name in ("mailsh_server", "mailsh_acme")
 )
-LOCAL_BASE = "mailsh/base:bookworm"
 DEFAULT_BASE = "debian:bookworm-slim"
 LABEL_INPUTS = "org.mailsh.inputs"
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
 Progress = Callable[[str], None]
-# What of the packages goes into the image: code, type marker, the sandbox script.
-SERVER_SUFFIXES = (".py", ".typed", ".sh")
+# What of the packages goes into the image: code and the type marker.
+SERVER_SUFFIXES = (".py", ".typed")
 
 
 def _server_files() -> Iterator[tuple[str, bytes]]:
@@ -141,82 +139,6 @@ def _stream_build(
                     progress(line)
     except docker.errors.APIError as e:
         raise DockerError(f"image build failed: {e.explanation}") from None
-
-
-def build_base_image(
-    client: docker.DockerClient,
-    tag: str = LOCAL_BASE,
-    suite: str = "bookworm",
-    mirror: str = DEBIAN_MIRROR,
-    progress: Progress = print,
-) -> Image:
-    """Build a minimal Debian image with debootstrap and `docker import` (no registry needed)."""
-    if shutil.which("debootstrap") is None:
-        raise MailshError(
-            "debootstrap is not installed", hint="apt-get install debootstrap (needs root)"
-        )
-    with tempfile.TemporaryDirectory(prefix="mailsh-rootfs-") as tmp:
-        root = Path(tmp) / "rootfs"
-        progress(f"debootstrap {suite} from {mirror} (about a minute)")
-        result = subprocess.run(
-            ["debootstrap", "--variant=minbase", suite, str(root), mirror],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            last = (result.stderr or result.stdout).strip().splitlines()[-3:]
-            raise MailshError("debootstrap failed: " + " / ".join(last))
-        _slim_rootfs(root)
-        archive = Path(tmp) / "rootfs.tar"
-        progress("importing the root filesystem")
-        with tarfile.open(archive, "w") as tar:
-            tar.add(root, arcname=".")
-        repository, _, version = tag.partition(":")
-        try:
-            with archive.open("rb") as f:
-                client.api.import_image_from_data(
-                    f.read(),
-                    repository=repository,
-                    tag=version or "latest",
-                    changes=['CMD ["/bin/bash"]', "ENV LANG=C.UTF-8"],
-                )
-        except docker.errors.APIError as e:
-            raise DockerError(f"docker import failed: {e.explanation}") from None
-    image = _local_image(client, tag)
-    if image is None:
-        raise DockerError(f"docker import reported success but {tag} is missing")
-    return image
-
-
-def _slim_rootfs(root: Path) -> None:
-    """What a container never reads: apt's lists and cache, documentation, translations
-    (33 MB of the 110), debconf's backups (the same rules apply to images built on it)."""
-    for rel in (
-        "var/lib/apt/lists",
-        "usr/share/doc",
-        "usr/share/man",
-        "usr/share/info",
-        "var/cache/apt/archives",
-    ):
-        target = root / rel
-        if target.is_dir():
-            shutil.rmtree(target)
-            target.mkdir()
-    for old in (root / "var/cache/debconf").glob("*-old"):
-        old.unlink()
-    for locale in (root / "usr/share/locale").glob("*"):
-        if locale.name != "locale.alias":
-            shutil.rmtree(locale) if locale.is_dir() else locale.unlink()
-    (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
-    # debootstrap leaves the host's resolv.conf; Docker mounts its own.
-    (root / "etc/resolv.conf").unlink(missing_ok=True)
-    # Keep apt from installing documentation and recommends in images built on top.
-    (root / "etc/dpkg/dpkg.cfg.d").mkdir(parents=True, exist_ok=True)
-    (root / "etc/dpkg/dpkg.cfg.d/01-mailsh-nodoc").write_text(
-        "path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\n"
-        "path-exclude /usr/share/locale/*\npath-include /usr/share/locale/locale.alias\n"
-    )
 
 
 def image_size(image: Image) -> int:

@@ -5,10 +5,8 @@ Values are computed here, in Python; templates only place them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +14,11 @@ import jinja2
 
 from mailsh_server import protocol
 from provision.config import Settings
+from provision.config_types import split_host_port
 from provision.dns import registry
+from provision.dns.authoritative import DNS_PORT
 from provision.dns.records import mta_sts_host, mta_sts_policy
 from provision.dns.registry import capabilities
-from provision.files import write_atomic
 from provision.state_volume import STATE_MOUNT
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -46,7 +45,6 @@ CONFIG_TEMPLATES: dict[str, str] = {
     "supervisor/conf.d/mailsh-runner.conf": "supervisor/mailsh-runner.conf.j2",
 }
 
-HASH_FILE = ".config-hash"
 MAILBOX_MB = 100
 REQUEST_CONCURRENCY = 20
 REQUEST_TIME_MARGIN_S = 120
@@ -181,7 +179,8 @@ def renewal_settings(settings: Settings) -> dict[str, Any] | None:
         "agree_tos": acme.agree_tos,
         "ca_bundle": CONTAINER_CA_BUNDLE if acme.ca_bundle is not None else None,
         "dns": zone,
-        "nameservers": list(dns.nameservers),
+        # [host, port] pairs: the server reads them as they are, parsing nothing.
+        "nameservers": [list(split_host_port(n, DNS_PORT)) for n in dns.nameservers],
         "propagation_timeout_s": dns.propagation_timeout_s,
         "one_at_a_time": registry.capabilities(settings).serial_challenges,
         "interval_s": RENEW_INTERVAL_S,
@@ -207,30 +206,3 @@ def render_configs(settings: Settings, dkim_selector: str | None = None) -> dict
 
 def render_dockerfile(base_image: str) -> str:
     return _environment().get_template("Dockerfile.j2").render(base_image=base_image)
-
-
-def content_hash(items: Iterable[tuple[str, bytes]]) -> str:
-    """A stable hash over named byte strings (order-independent)."""
-    h = hashlib.sha256()
-    for name, data in sorted(items):
-        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    return h.hexdigest()
-
-
-def write_rendered(
-    directory: Path, files: Mapping[str, str], extra_hash_inputs: Mapping[str, bytes]
-) -> str:
-    """Write rendered files (only those that changed) and the hash the container compares."""
-    for rel, text in files.items():
-        path = directory / rel
-        if not path.exists() or path.read_text() != text:
-            write_atomic(path, text)
-    known = set(files) | {HASH_FILE}
-    for stale in directory.rglob("*"):
-        if stale.is_file() and stale.relative_to(directory).as_posix() not in known:
-            stale.unlink()
-    digest = content_hash(
-        [(k, v.encode()) for k, v in files.items()] + list(extra_hash_inputs.items())
-    )
-    write_atomic(directory / HASH_FILE, digest + "\n")
-    return digest

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import hashlib
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from mailsh_server.protocol import CONFIG_HASH_FILE
+from provision.digest import content_hash
 from provision.errors import MailshError
 from provision.files import ensure_private_key, write_atomic
 
@@ -173,3 +176,22 @@ def install_certificate(state: StateDir, fullchain_pem: bytes, key_pem: bytes) -
     state.tls_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(state.key_file, key_pem, mode=0o600)
     write_atomic(state.cert_file, fullchain_pem, mode=0o644)
+
+
+def write_rendered(
+    directory: Path, files: Mapping[str, str], extra_hash_inputs: Mapping[str, bytes]
+) -> str:
+    """Write rendered files (only those that changed) and the hash the container compares."""
+    for rel, text in files.items():
+        path = directory / rel
+        if not path.exists() or path.read_text() != text:
+            write_atomic(path, text)
+    known = set(files) | {CONFIG_HASH_FILE}
+    for stale in directory.rglob("*"):
+        if stale.is_file() and stale.relative_to(directory).as_posix() not in known:
+            stale.unlink()
+    digest = content_hash(
+        [(k, v.encode()) for k, v in files.items()] + list(extra_hash_inputs.items())
+    )
+    write_atomic(directory / CONFIG_HASH_FILE, digest + "\n")
+    return digest

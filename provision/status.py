@@ -22,7 +22,7 @@ from mailsh_acme.certificate import pem_not_after
 from provision import dkim
 from provision.config import Settings
 from provision.container import exec_in, find_container
-from provision.dns.changes import Action
+from provision.dns.changes import RecordAction
 from provision.dns.publish import update_dns
 from provision.dns.registry import capabilities
 from provision.engine import Engine
@@ -35,7 +35,7 @@ _REQUEST = re.compile(
     r"^(?P<at>\S+) .*mailsh-request\[\d+\]: (?P<result>accepted|answered|refused|interrupted) "
     r"(?P<rest>.*)$"
 )
-_MARK = {Action.ADDED: "+", Action.CHANGED: "~", Action.REMOVED: "-"}
+_MARK = {RecordAction.ADDED: "+", RecordAction.CHANGED: "~", RecordAction.REMOVED: "-"}
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def dns_drift(settings: Settings, environ: Mapping[str, str]) -> tuple[str, list
     drift = [
         f"{_MARK[c.action]} {c.kind} {c.name} {c.rtype}"
         for c in report.changes
-        if c.action != Action.UNCHANGED
+        if c.action != RecordAction.UNCHANGED
     ]
     return ("in sync" if not drift else f"{len(drift)} differ"), drift
 

@@ -12,7 +12,7 @@ from provision.config import Settings
 from provision.deploy import ProvisionResult
 from provision.dns import publish as dns_publish
 from provision.engine import Engine, published_host, reachable_here
-from provision.fleet import Outcome
+from provision.fleet import ServerOutcome
 from provision.status import ServerStatus
 
 
@@ -48,7 +48,7 @@ def provision_lines(done: Provisioned) -> list[str]:
     return lines
 
 
-def print_provisioned(outcomes: Sequence[Outcome[Provisioned]], out: Console) -> None:
+def print_provisioned(outcomes: Sequence[ServerOutcome[Provisioned]], out: Console) -> None:
     if len(outcomes) == 1 and outcomes[0].value is not None:
         done = outcomes[0].value
         for line in provision_lines(done):
@@ -112,7 +112,7 @@ def status_lines(st: ServerStatus) -> list[str]:
     ]
 
 
-def print_status(outcomes: Sequence[Outcome[ServerStatus]], out: Console) -> None:
+def print_status(outcomes: Sequence[ServerOutcome[ServerStatus]], out: Console) -> None:
     if len(outcomes) > 1:
         table = Table(title="mailsh servers", title_justify="left")
         for column in ("server", "state", "services", "cert days", "dns", "queue", "disk"):

@@ -16,7 +16,7 @@ from email.message import EmailMessage, Message
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 
-from provision.request_mail import uuencode
+from provision.client.request_mail import uuencode
 from tests.fixtures.gpg import ALICE, GpgKeys
 from tests.requests_corpus import RECIPIENT, _raw, address, request
 

@@ -17,7 +17,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 
-from provision.request_mail import Format, build_request, encrypted_message, uuencode
+from provision.client.request_mail import Format, build_request, encrypted_message, uuencode
 from tests.fixtures.gpg import ALICE, GpgKeys
 
 RECIPIENT = "root@mailsh.localdomain"

@@ -14,11 +14,15 @@ from email.message import EmailMessage
 
 import authres
 
-from provision import client
+from provision.client.keys import signing_key, user_gpg
+from provision.client.replies import parse_reply
+from provision.client.request_mail import address_message
+from provision.client.send import signed_request
+from provision.client.transport import submission, submit, wait_imap
 from provision.config import Settings
 from provision.deliverability.result import Outcome, Problem, Status, combine
 from provision.deliverability.target import Target
-from provision.request_mail import address_message, parse_reply
+from provision.errors import ClientError
 
 # Send a signed command; return the raw reply as the user's mailbox holds it.
 SendProbe = Callable[[str], bytes]
@@ -77,20 +81,20 @@ def probe_sender(settings: Settings, environ: Mapping[str, str], timeout: float)
 
     def send(command: str) -> bytes:
         if settings.client.imap is None:
-            raise client.ClientError(
+            raise ClientError(
                 "--send reads the reply over IMAP",
                 hint="set [client] imap, username and password_env to your mailbox",
             )
-        gpg = client.user_gpg()
-        fpr, address = client.signing_key(gpg, settings.client.key)
+        gpg = user_gpg()
+        fpr, address = signing_key(gpg, settings.client.key)
         sender = settings.client.address or address
         recipient = settings.request_recipient
-        request = client.signed_request(
+        request = signed_request(
             gpg, "pgp-mime", command, fpr, recipient, environ.get("MAILSH_GPG_PASSPHRASE")
         )
         msg, msg_id = address_message(request, sender, recipient, "mailsh: deliverability")
-        client.submit(client.submission(settings, environ), msg, sender, recipient)
-        return client.wait_imap(settings, environ, msg_id, timeout)
+        submit(submission(settings, environ), msg, sender, recipient)
+        return wait_imap(settings, environ, msg_id, timeout)
 
     return send
 

@@ -15,6 +15,7 @@ from dns.rdtypes.ANY.MX import MX
 from dns.rdtypes.ANY.PTR import PTR
 from dns.rdtypes.ANY.TXT import TXT
 
+from provision.config_types import parse_host_port
 from provision.errors import MailshError
 
 
@@ -28,14 +29,10 @@ def make_resolver(servers: Sequence[str], timeout: float) -> dns.resolver.Resolv
         resolver = dns.resolver.Resolver()
     else:
         resolver = dns.resolver.Resolver(configure=False)
-        ips: list[str] = []
-        port = 53
-        for server in servers:
-            host, sep, p = server.rpartition(":") if server.count(":") == 1 else ("", "", "")
-            ips.append(host if sep else server)
-            port = int(p) if sep else port
-        resolver.nameservers = ips
-        resolver.port = port
+        addresses = [parse_host_port(server) for server in servers]
+        resolver.nameservers = [host for host, _ in addresses]
+        # One port for all: the last one given (dnspython's `port`), else 53.
+        resolver.port = next((p for _, p in reversed(addresses) if p is not None), 53)
     resolver.lifetime = timeout
     resolver.timeout = timeout
     resolver.cache = None

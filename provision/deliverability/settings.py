@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from provision.config_types import DomainName, HostPort, Section, ip_address
+from provision.config_types import DomainName, HostPort, IpOptionalPort, Section
 
 DEFAULT_DNSBL_ZONES = (
     "zen.spamhaus.org",
@@ -26,7 +26,7 @@ class DeliverabilitySettings(Section):
     system's CA store. `outbound_probe` is any mail server's port 25.
     """
 
-    resolvers: list[str] = Field(default_factory=list)
+    resolvers: list[IpOptionalPort] = Field(default_factory=list)
     dnsbl_zones: list[DomainName] = Field(default_factory=lambda: list(DEFAULT_DNSBL_ZONES))
     smtp: HostPort | None = None
     https: HostPort | None = None
@@ -35,12 +35,3 @@ class DeliverabilitySettings(Section):
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.5
     cert_warn_days: Annotated[int, Field(ge=0)] = 14
     reply_timeout_s: Annotated[float, Field(gt=0, le=600)] = 60.0
-
-    @model_validator(mode="after")
-    def _resolvers_valid(self) -> DeliverabilitySettings:
-        for r in self.resolvers:
-            host, _, port = r.rpartition(":") if r.count(":") == 1 else (r, "", "53")
-            ip_address(host)
-            if not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"resolvers: {r!r} is not ip or ip:port")
-        return self

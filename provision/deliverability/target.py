@@ -10,6 +10,7 @@ from pathlib import Path
 import dns.resolver
 
 from provision.config import Settings
+from provision.config_types import join_host_port, parse_host_port
 from provision.deliverability.lookup import make_resolver
 from provision.dkim import load_selectors
 from provision.dns.records import spf_value
@@ -24,11 +25,14 @@ class Endpoint:
 
     @classmethod
     def parse(cls, value: str) -> Endpoint:
-        host, _, port = value.rpartition(":")
-        return cls(host.strip("[]"), int(port))
+        """A validated "host:port" (config_types.HostPort)."""
+        host, port = parse_host_port(value)
+        if port is None:
+            raise ValueError(f"{value!r} has no port")
+        return cls(host, port)
 
     def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
+        return join_host_port(self.host, self.port)
 
 
 @dataclass(frozen=True)

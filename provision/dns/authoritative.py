@@ -20,10 +20,12 @@ import dns.resolver
 import dns.rrset
 from dns.rdtypes.ANY.TXT import TXT
 
+from provision.config_types import split_host_port
 from provision.dns.provider import RecordType, txt_strings
 from provision.errors import DnsError
 
 Server = tuple[str, int]
+DNS_PORT = 53
 
 
 def rdata_value(rdata: dns.rdata.Rdata) -> str:
@@ -118,8 +120,4 @@ def find_nameservers(name: str, resolver: dns.resolver.Resolver) -> list[Server]
 
 def parse_servers(entries: list[str]) -> list[Server]:
     """`[dns] nameservers` entries ("host:port") as addresses."""
-    servers = []
-    for entry in entries:
-        host, _, port = entry.rpartition(":")
-        servers.append(server_address(host.strip("[]"), int(port)))
-    return servers
+    return [server_address(*split_host_port(entry, DNS_PORT)) for entry in entries]

@@ -19,7 +19,9 @@ Progress = Callable[[str], None]
 ATTEMPTS = 2
 
 
-class Action(StrEnum):
+class RecordAction(StrEnum):
+    """What a run does to one (name, type) of the zone."""
+
     ADDED = "added"
     CHANGED = "changed"
     REMOVED = "removed"
@@ -33,7 +35,7 @@ class Change:
     kind: str
     name: str
     rtype: RecordType
-    action: Action
+    action: RecordAction
     old: tuple[str, ...]
     new: tuple[str, ...]
     ttl: int = 300
@@ -57,13 +59,13 @@ def plan_change(desired: MailRecord, current: tuple[str, ...]) -> Change | None:
     if not old_ours and not rec.values:
         return None
     if sorted(old_ours) == sorted(set(rec.values)):
-        action = Action.UNCHANGED
+        action = RecordAction.UNCHANGED
     elif not old_ours:
-        action = Action.ADDED
+        action = RecordAction.ADDED
     elif not rec.values:
-        action = Action.REMOVED
+        action = RecordAction.REMOVED
     else:
-        action = Action.CHANGED
+        action = RecordAction.CHANGED
     return Change(desired.kind, rec.name, rec.rtype, action, old, new, rec.ttl)
 
 
@@ -96,7 +98,7 @@ class Sent:
 
 
 def pending(changes: Sequence[Change]) -> list[Change]:
-    return [c for c in changes if c.action != Action.UNCHANGED]
+    return [c for c in changes if c.action != RecordAction.UNCHANGED]
 
 
 def send_changes(provider: DnsProvider, desired: Sequence[MailRecord], progress: Progress) -> Sent:

@@ -27,6 +27,7 @@ from provision.dns.provider import (
 )
 from provision.dns.settings import DuckDnsSettings
 from provision.errors import DnsError
+from provision.polling import retry
 
 if TYPE_CHECKING:
     from provision.config import Settings
@@ -65,6 +66,10 @@ def txt_kind(record: Record) -> str:
     if any(v.startswith("v=spf1") for v in record.values):
         return "spf"
     return "txt"
+
+
+class _Unavailable(DnsError):
+    """DuckDNS could not be reached or failed (5xx): worth another try."""
 
 
 class DuckDnsProvider:
@@ -234,28 +239,23 @@ class DuckDnsProvider:
     def _update(self, **params: str) -> list[str]:
         """One /update call with retries on network errors and 5xx; the verbose lines."""
         query = {"domains": self.subname, "token": self._token, **params, "verbose": "true"}
-        delay = 1.0
-        for attempt in range(self.retries + 1):
-            last = attempt == self.retries
+
+        def get() -> requests.Response:
             try:
                 response = self._session.get(
                     f"{self.api}/update", params=query, timeout=self.timeout
                 )
             except requests.RequestException as e:
-                if last:
-                    # The message of a requests error contains the URL, token included.
-                    raise DnsError(
-                        f"duckdns: cannot reach {self.api}: {type(e).__name__}",
-                        hint="check the network and [dns.duckdns] api",
-                    ) from None
-            else:
-                if response.status_code < 500:
-                    return self._parse(response)
-                if last:
-                    raise DnsError(f"duckdns: {self.api} answered HTTP {response.status_code}")
-            self._sleep(delay)
-            delay *= 2
-        raise AssertionError("unreachable")
+                # The message of a requests error contains the URL, token included.
+                raise _Unavailable(
+                    f"duckdns: cannot reach {self.api}: {type(e).__name__}",
+                    hint="check the network and [dns.duckdns] api",
+                ) from None
+            if response.status_code >= 500:
+                raise _Unavailable(f"duckdns: {self.api} answered HTTP {response.status_code}")
+            return response
+
+        return self._parse(retry(get, self.retries + 1, _Unavailable, sleep=self._sleep))
 
     def _parse(self, response: requests.Response) -> list[str]:
         lines = response.text.strip().splitlines()

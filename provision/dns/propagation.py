@@ -12,9 +12,11 @@ from collections.abc import Callable, Sequence
 
 import dns.resolver
 
+from provision.config_types import join_host_port
 from provision.dns.authoritative import Server, find_nameservers, parse_servers, query_values
 from provision.dns.provider import Record
 from provision.errors import DnsError
+from provision.polling import poll
 
 Progress = Callable[[str], None]
 PROGRESS_EVERY_S = 5.0
@@ -56,7 +58,10 @@ def wait_for_records(
     pending = [(r, s) for r in records for s in nameservers]
     last_seen: dict[tuple[Record, Server], str] = {}
     next_report = start + PROGRESS_EVERY_S
-    while True:
+
+    def answered() -> bool | None:
+        """True once every server answers every record."""
+        nonlocal pending
         still = []
         for record, server in pending:
             try:
@@ -69,25 +74,29 @@ def wait_for_records(
                 last_seen[(record, server)] = f"answers {list(answer)}"
                 still.append((record, server))
         pending = still
-        elapsed = clock() - start
-        if not pending:
-            return elapsed
-        if elapsed >= timeout:
-            record, server = pending[0]
-            more = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
-            raise DnsError(
-                f"after {timeout:g} s, {server[0]}:{server[1]} still "
-                f"{last_seen[(record, server)]} for {record.name} {record.rtype}{more}",
-                hint="the provider accepted the change; retry later or raise "
-                "[dns] propagation_timeout_s",
-            )
+        return True if not pending else None
+
+    def still_missing() -> DnsError:
+        record, server = pending[0]
+        more = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
+        return DnsError(
+            f"after {timeout:g} s, {join_host_port(*server)} still "
+            f"{last_seen[(record, server)]} for {record.name} {record.rtype}{more}",
+            hint="the provider accepted the change; retry later or raise "
+            "[dns] propagation_timeout_s",
+        )
+
+    def waiting(elapsed: float) -> None:
+        nonlocal next_report
         if clock() >= next_report:
             progress(
                 f"waiting for {len(pending)} answer(s) from the authoritative servers "
                 f"({elapsed:.0f} s of {timeout:g} s)"
             )
             next_report = clock() + PROGRESS_EVERY_S
-        sleep(interval)
+
+    poll(answered, timeout, interval, still_missing, waiting=waiting, clock=clock, sleep=sleep)
+    return clock() - start
 
 
 def wait_for_txt(

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from provision.config import Settings
 from provision.dkim import load_selectors, record_values, remove_expired
-from provision.dns.changes import Action, Change, plan_changes, read_current, send_changes
+from provision.dns.changes import Change, RecordAction, plan_changes, read_current, send_changes
 from provision.dns.manual import zone_fragment
 from provision.dns.propagation import authoritative_servers, wait_for_records
-from provision.dns.provider import DnsProvider, Unpublishable
+from provision.dns.provider import DnsProvider, Record, Unpublishable
 from provision.dns.records import MailRecord, desired_records
 from provision.dns.registry import capabilities, make_provider
 from provision.state import StateDir
@@ -68,7 +69,7 @@ def update_dns(
     records = mail_records(settings, progress, not dry_run, provider, now)
     name = provider.name if provider else settings.dns.provider
     if provider is None:
-        return DnsReport(name, records, zone_fragment=zone_fragment(records))
+        return DnsReport(name, records, dry_run=dry_run, zone_fragment=zone_fragment(records))
     publishable, dropped = provider.publishable([m.record for m in records])
     kept = [m for m in records if m.record in publishable]
     progress(f"reading {len(kept)} record(s) through {provider.name}")
@@ -101,7 +102,12 @@ def provision_dns(settings: Settings, environ: Mapping[str, str], progress: Prog
     return DnsReport(settings.dns.provider, records, zone_fragment=zone_fragment(records))
 
 
-_MARK = {Action.ADDED: "+", Action.CHANGED: "~", Action.REMOVED: "-", Action.UNCHANGED: "="}
+_MARK = {
+    RecordAction.ADDED: "+",
+    RecordAction.CHANGED: "~",
+    RecordAction.REMOVED: "-",
+    RecordAction.UNCHANGED: "=",
+}
 
 
 def _short(values: tuple[str, ...], width: int = 60) -> str:
@@ -119,14 +125,14 @@ def report_lines(report: DnsReport) -> list[str]:
     lines = [n.lstrip("; ") for n in note]
     for c in report.changes:
         line = f"{_MARK[c.action]} {c.action.value:<9} {c.kind:<8} {c.name} {c.rtype}"
-        if c.action == Action.CHANGED:
+        if c.action == RecordAction.CHANGED:
             line += f": {_short(c.old)} -> {_short(c.new)}"
-        elif c.action != Action.UNCHANGED:
+        elif c.action != RecordAction.UNCHANGED:
             line += f": {_short(c.new if c.new else c.old)}"
         lines.append(line)
     for u in report.unpublishable:
         lines.append(f"! not published {u.record.name} {u.record.rtype}: {u.reason}")
-    counts = {a: sum(c.action == a for c in report.changes) for a in Action}
+    counts = {a: sum(c.action == a for c in report.changes) for a in RecordAction}
     summary = ", ".join(f"{n} {a.value}" for a, n in counts.items() if n)
     if report.dry_run:
         lines.append(f"dry run, nothing changed ({summary or 'no records'}); credentials accepted")
@@ -139,3 +145,41 @@ def report_lines(report: DnsReport) -> list[str]:
             f"{report.provider}: everything unchanged, no update sent; credentials accepted"
         )
     return lines
+
+
+def _record_json(kind: str, record: Record) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "name": record.name,
+        "type": record.rtype,
+        "values": list(record.values),
+        "ttl": record.ttl,
+    }
+
+
+def report_json(report: DnsReport) -> dict[str, Any]:
+    """The report as `dns-update --json` prints it: the desired records, and (through a
+    provider) each change with the values before and after, what was sent and waited."""
+    return {
+        "provider": report.provider,
+        "dry_run": report.dry_run,
+        "records": [_record_json(m.kind, m.record) for m in report.records],
+        "changes": [
+            {
+                "action": c.action.value,
+                "kind": c.kind,
+                "name": c.name,
+                "type": c.rtype,
+                "old": list(c.old),
+                "new": list(c.new),
+            }
+            for c in report.changes
+        ],
+        "unpublishable": [
+            {"name": u.record.name, "type": u.record.rtype, "reason": u.reason}
+            for u in report.unpublishable
+        ],
+        "sent": len(report.sent),
+        "attempts": report.attempts,
+        "waited_s": report.waited_s,
+    }

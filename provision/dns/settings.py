@@ -10,8 +10,8 @@ from provision.config_types import (
     DomainName,
     Email,
     EnvName,
+    HostPort,
     IpAddress,
-    NameServer,
     Port,
     Section,
     ZoneName,
@@ -87,7 +87,7 @@ class DnsSettings(Section):
     dmarc_policy: Literal["none", "quarantine", "reject"] = "quarantine"
     dmarc_rua: Email | None = None
     tlsrpt_rua: Email | None = None
-    nameservers: list[NameServer] = Field(default_factory=list)
+    nameservers: list[HostPort] = Field(default_factory=list)
     propagation_timeout_s: Annotated[float, Field(ge=0, le=3600)] = 120.0
     rfc2136: Rfc2136Settings | None = None
     duckdns: DuckDnsSettings = DuckDnsSettings()

@@ -11,7 +11,7 @@ from cryptography import x509
 
 from provision.acme import AcmeError
 from provision.certs import authoritative_waiter, ensure_acme_certificate
-from provision.deploy import Action
+from provision.deploy import ContainerAction
 from provision.dns.provider import Record
 from provision.dns.records import mta_sts_host, mta_sts_policy
 from provision.dns.rfc2136 import Rfc2136Provider
@@ -46,7 +46,7 @@ def config_variant(server: RunningServer, tmp_path: Path, **changes: dict[str, o
 
 
 def test_provision_again_does_not_reissue(acme_server: RunningServer) -> None:
-    assert acme_server.result.action == Action.UNCHANGED
+    assert acme_server.result.action == ContainerAction.UNCHANGED
 
 
 def test_starttls_and_https_present_pebbles_certificate(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from provision.request_mail import FORMATS
+from provision.client.request_mail import FORMATS
 from tests.fixtures.server import ProvisionServer, RunningServer, run_invoke
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.client import wait_local
+from provision.client.transport import wait_local
 from tests.fixtures.gpg import GpgKeys
 from tests.fixtures.requests import Reply, submit, wait_reply
 from tests.fixtures.server import RunningServer

@@ -9,7 +9,7 @@ import tomllib
 import tomli_w
 
 from provision.container import MAIL_VOLUMES, volume_name
-from provision.deploy import Action
+from provision.deploy import ContainerAction
 from provision.state import DkimKey
 from tests.fixtures.server import ProvisionServer, RunningServer
 from tests.lab.docker_lab import free_port
@@ -57,7 +57,7 @@ def test_config_only_change_is_live_without_rebuild_or_restart(
     result = server.invoke("provision")
 
     assert result.returncode == 0, result.stderr
-    assert f"({Action.RELOADED.value})" in result.stdout
+    assert f"({ContainerAction.RELOADED.value})" in result.stdout
     assert "building image" not in result.stderr
     assert _started_at(server) == before
     assert _advertised_size(server) == 3 * 1024 * 1024

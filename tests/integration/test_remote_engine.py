@@ -147,7 +147,15 @@ def moved(
     # A request A accepts and answers before the move.
     raw = request(gpg_keys, "clearsign", "echo before the move >> /tmp/ran\n")
     msg_id = submit_to(a, raw)
-    reply = ["python3", "-m", "mailsh_server.replies", "--in-reply-to", msg_id, "--timeout", "30"]
+    reply = [
+        "python3",
+        "-m",
+        "mailsh_server.reply_mailbox",
+        "--in-reply-to",
+        msg_id,
+        "--timeout",
+        "30",
+    ]
     wait_for_output(a.container, reply, "X-Mailsh-Result: done")
     # A message still queued (local delivery held) when the backup is made.
     a.container.exec_run(["sh", "-c", "postconf -e defer_transports=local && postfix reload"])

@@ -14,11 +14,10 @@ import docker
 import pytest
 
 from mailsh_server.message import first_part_bytes
-from provision.client import EXIT_NO_REPLY, EXIT_REFUSED, EXIT_TIMED_OUT
+from provision.client.replies import EXIT_NO_REPLY, EXIT_REFUSED, EXIT_TIMED_OUT, read_reply
+from provision.client.server_key import load_server_key
 from provision.config import load_settings
 from provision.deploy import provision
-from provision.request_mail import read_reply
-from provision.server_key import load_server_key
 from provision.state import StateDir
 from tests.fixtures.gpg import GpgKeys
 from tests.fixtures.server import (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.request_mail import FORMATS, Format
+from provision.client.request_mail import FORMATS, Format
 from tests.fixtures.gpg import ALICE, GpgKeys
 from tests.fixtures.requests import request_log, submit, wait_reply
 from tests.fixtures.server import RunningServer

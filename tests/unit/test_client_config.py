@@ -1,26 +1,13 @@
-"""Pure parts of the client and keyring install: config editing, gpg listings, reply parsing."""
+"""Pure parts of the client and keyring install: gpg listings, reply parsing."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 
 from mailsh_server.keylist import parse_listing
-from provision.client import config_with_key
-from provision.request_mail import parse_reply
+from provision.client.replies import parse_reply
 
 FPR = "0123456789ABCDEF0123456789ABCDEF01234567"
-
-
-def test_trusting_a_key_appends_it_and_keeps_comments() -> None:
-    text = '# my server\ndomain = "example.org"\n'
-    updated = config_with_key(text, FPR)
-    assert updated.startswith(text)
-    assert updated.endswith(f'[[keys]]\nfingerprint = "{FPR}"\n')
-
-
-def test_trusting_a_listed_key_again_changes_nothing() -> None:
-    once = config_with_key("", FPR)
-    assert config_with_key(once, FPR) == once
 
 
 def test_only_primary_fingerprints_are_listed() -> None:

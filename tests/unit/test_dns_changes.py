@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from provision.dns.changes import Action, plan_change, send_changes
+from provision.dns.changes import RecordAction, plan_change, send_changes
 from provision.dns.provider import (
     Capabilities,
     Record,
@@ -14,6 +14,7 @@ from provision.dns.provider import (
     ZoneChanged,
     all_publishable,
 )
+from provision.dns.publish import DnsReport, report_json
 from provision.dns.records import MailRecord
 
 SPF = MailRecord("SPF", Record("example.org", "TXT", ("v=spf1 a mx -all",)), "v=spf1")
@@ -23,24 +24,24 @@ NO_AAAA = MailRecord("AAAA", Record("mail.example.org", "AAAA", ()))
 
 def test_missing_record_is_added() -> None:
     change = plan_change(MX, ())
-    assert change is not None and change.action == Action.ADDED
+    assert change is not None and change.action == RecordAction.ADDED
     assert change.new == ("10 mail.example.org.",)
 
 
 def test_equal_record_is_unchanged() -> None:
     change = plan_change(MX, ("10 mail.example.org.",))
-    assert change is not None and change.action == Action.UNCHANGED
+    assert change is not None and change.action == RecordAction.UNCHANGED
 
 
 def test_different_record_is_changed() -> None:
     change = plan_change(MX, ("10 old.example.org.",))
-    assert change is not None and change.action == Action.CHANGED
+    assert change is not None and change.action == RecordAction.CHANGED
     assert change.old == ("10 old.example.org.",)
 
 
 def test_record_that_must_not_exist_is_removed() -> None:
     change = plan_change(NO_AAAA, ("2001:db8::1",))
-    assert change is not None and change.action == Action.REMOVED and change.new == ()
+    assert change is not None and change.action == RecordAction.REMOVED and change.new == ()
 
 
 def test_absent_record_that_must_be_absent_needs_no_change() -> None:
@@ -49,18 +50,18 @@ def test_absent_record_that_must_be_absent_needs_no_change() -> None:
 
 def test_spf_keeps_other_txt_values_at_the_apex() -> None:
     change = plan_change(SPF, ("google-site-verification=abc", "v=spf1 -all"))
-    assert change is not None and change.action == Action.CHANGED
+    assert change is not None and change.action == RecordAction.CHANGED
     assert change.new == ("google-site-verification=abc", "v=spf1 a mx -all")
 
 
 def test_spf_is_added_next_to_other_txt_values() -> None:
     change = plan_change(SPF, ("google-site-verification=abc",))
-    assert change is not None and change.action == Action.ADDED
+    assert change is not None and change.action == RecordAction.ADDED
 
 
 def test_spf_among_other_values_is_unchanged() -> None:
     change = plan_change(SPF, ("v=spf1 a mx -all", "other"))
-    assert change is not None and change.action == Action.UNCHANGED
+    assert change is not None and change.action == RecordAction.UNCHANGED
 
 
 class ZoneProvider:
@@ -144,3 +145,19 @@ def test_nothing_to_change_proves_the_credentials_instead() -> None:
     sent = send_changes(provider, [MX], lambda _: None)
     assert provider.updates == [] and sent.sent == []
     assert provider.authenticated == 1
+
+
+def test_the_json_report_gives_each_change_with_its_values_before_and_after() -> None:
+    change = plan_change(SPF, ("v=spf1 mx -all", "google-site-verification=x"))
+    assert change is not None
+    report = report_json(DnsReport("rfc2136", [SPF], [change], dry_run=True))
+    assert report["changes"] == [
+        {
+            "action": "changed",
+            "kind": "SPF",
+            "name": "example.org",
+            "type": "TXT",
+            "old": ["google-site-verification=x", "v=spf1 mx -all"],
+            "new": ["google-site-verification=x", "v=spf1 a mx -all"],
+        }
+    ]

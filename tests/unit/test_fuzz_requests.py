@@ -22,7 +22,7 @@ from mailsh_server.keyring import Keyring
 from mailsh_server.run import Captured, RunResult
 from mailsh_server.settings import ServerSettings
 from mailsh_server.verify import KeyPolicy, Policy
-from provision.request_mail import FORMATS
+from provision.client.request_mail import FORMATS
 from tests.attacks import LINE_SEPARATORS, forged_status_in_armor_header
 from tests.fixtures.gpg import GpgKeys
 from tests.mail_clients import CLIENTS, previous_reply_body, written

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mailsh_server.journal import ReplayJournal
-from provision.request_mail import read_reply
+from provision.client.replies import read_reply
 from tests.fixtures.gpg import GpgKeys
 from tests.mail_clients import (
     CLIENTS,

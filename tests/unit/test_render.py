@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from provision.config import parse_settings
-from provision.render import render_configs, render_dockerfile, write_rendered
+from provision.render import render_configs, render_dockerfile
 
 
 def _settings(**data: object):  # type: ignore[no-untyped-def]
@@ -71,21 +71,6 @@ def test_dockerfile_starts_from_the_configured_base_and_holds_no_config() -> Non
     assert dockerfile.splitlines()[3] == "FROM mailsh/base:bookworm"
     assert "main.cf" not in dockerfile.replace("rm -f /etc/postfix/main.cf", "")
     assert "private" not in dockerfile
-
-
-def test_config_hash_changes_only_when_a_rendered_file_changes(tmp_path: Path) -> None:
-    first = write_rendered(tmp_path, render_configs(_settings()), {})
-    again = write_rendered(tmp_path, render_configs(_settings()), {})
-    changed = write_rendered(tmp_path, render_configs(_settings(smtp={"max_message_mb": 2})), {})
-    assert first == again
-    assert changed != first
-
-
-def test_stale_rendered_files_are_removed(tmp_path: Path) -> None:
-    (tmp_path / "postfix").mkdir()
-    (tmp_path / "postfix" / "old.cf").write_text("x")
-    write_rendered(tmp_path, render_configs(_settings()), {})
-    assert not (tmp_path / "postfix" / "old.cf").exists()
 
 
 def test_local_mode_keeps_exactly_what_postfix_does_not_deliver_locally() -> None:

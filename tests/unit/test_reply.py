@@ -12,14 +12,15 @@ from mailsh_server.journal import ReplayJournal
 from mailsh_server.keyring import Keyring
 from mailsh_server.message import first_part_bytes
 from mailsh_server.protocol import NEXT_COMMAND_MARKER
-from provision.client import (
+from provision.client.replies import (
     EXIT_NO_REPLY,
     EXIT_REFUSED,
     EXIT_SOFTWARE,
     EXIT_TIMED_OUT,
-    SendResult,
+    Reply,
+    read_reply,
 )
-from provision.request_mail import Reply, read_reply
+from provision.client.send import SendResult
 from tests.fixtures.gpg import GpgKeys
 from tests.requests_corpus import encrypted_request, request
 from tests.unit.test_request_handler import Server

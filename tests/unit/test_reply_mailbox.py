@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailsh_server.replies import split_mbox
+from mailsh_server.reply_mailbox import split_mbox
 
 ONE = b"From MAILER-DAEMON Mon Nov 30 00:00:00 2026\nSubject: a\n\nbody\n\n"
 

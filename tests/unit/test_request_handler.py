@@ -18,7 +18,8 @@ from mailsh_server.run import RunResult, run_command
 from mailsh_server.runner import RunnerUnavailable
 from mailsh_server.settings import ServerSettings
 from mailsh_server.verify import KeyPolicy, Policy
-from provision.request_mail import FORMATS, Format, read_reply, request_text
+from provision.client.replies import read_reply
+from provision.client.request_mail import FORMATS, Format, request_text
 from tests.fixtures.gpg import ALICE, GpgKeys
 from tests.requests_corpus import (
     BAD_REQUESTS,

@@ -8,7 +8,13 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from provision.state import StateDir, ensure_dkim_key, ensure_self_signed
+from provision.config import Settings, parse_settings
+from provision.render import render_configs
+from provision.state import StateDir, ensure_dkim_key, ensure_self_signed, write_rendered
+
+
+def _settings(**data: object) -> Settings:
+    return parse_settings(data, "test", Path("/tmp"))
 
 
 def test_dkim_key_is_generated_once_and_reused(tmp_path: Path) -> None:
@@ -53,3 +59,18 @@ def test_self_signed_certificate_is_replaced_for_new_names_or_near_expiry(tmp_pa
     assert ensure_self_signed(state, ["b.example.org"])
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=820)
     assert ensure_self_signed(state, ["b.example.org"], now=later)
+
+
+def test_config_hash_changes_only_when_a_rendered_file_changes(tmp_path: Path) -> None:
+    first = write_rendered(tmp_path, render_configs(_settings()), {})
+    again = write_rendered(tmp_path, render_configs(_settings()), {})
+    changed = write_rendered(tmp_path, render_configs(_settings(smtp={"max_message_mb": 2})), {})
+    assert first == again
+    assert changed != first
+
+
+def test_stale_rendered_files_are_removed(tmp_path: Path) -> None:
+    (tmp_path / "postfix").mkdir()
+    (tmp_path / "postfix" / "old.cf").write_text("x")
+    write_rendered(tmp_path, render_configs(_settings()), {})
+    assert not (tmp_path / "postfix" / "old.cf").exists()

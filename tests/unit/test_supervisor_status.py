@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mailsh_server.supervisor_status import not_running, parse_status
+from mailsh_server.supervisor_status import not_running, program_states
 
 CAPTURED = """\
 caddy                            RUNNING   pid 33, uptime 0:00:07
@@ -11,7 +11,7 @@ syslog                           STARTING
 
 
 def test_status_lines_map_programs_to_states() -> None:
-    assert parse_status(CAPTURED) == {
+    assert program_states(CAPTURED) == {
         "caddy": "RUNNING",
         "opendkim": "BACKOFF",
         "postfix": "RUNNING",
@@ -20,4 +20,4 @@ def test_status_lines_map_programs_to_states() -> None:
 
 
 def test_programs_not_running_are_listed() -> None:
-    assert not_running(parse_status(CAPTURED)) == ["opendkim", "syslog"]
+    assert not_running(program_states(CAPTURED)) == ["opendkim", "syslog"]
