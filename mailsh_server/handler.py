@@ -62,7 +62,7 @@ Sender = Callable[[bytes, str], None]
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RequestOutcome:
     """What happened to one request; `log_line` is what `invoke logs` shows."""
 
     result: str
@@ -157,7 +157,7 @@ class RequestHandler:
             syslog.syslog(syslog.LOG_ERR, f"cannot sign the reply, sent unsigned: {e}")
             return msg.as_bytes()
 
-    def _refuse(self, envelope: Envelope, reason: str, signer: str | None) -> Outcome:
+    def _refuse(self, envelope: Envelope, reason: str, signer: str | None) -> RequestOutcome:
         to: str | None = None
         if signer is not None:
             key = self.settings.policy.keys[signer]
@@ -167,9 +167,9 @@ class RequestHandler:
         if to is not None:
             text = refusal_text(reason)
             self._answer(notice_reply(envelope, self.settings.recipient, to, "refused", text), to)
-        return Outcome("refused", reason, signer=signer, reply_to=to)
+        return RequestOutcome("refused", reason, signer=signer, reply_to=to)
 
-    def handle(self, raw: bytes) -> Outcome:
+    def handle(self, raw: bytes) -> RequestOutcome:
         envelope: Envelope | None = None  # read from the headers alone if parsing fails
         signer: str | None = None
         try:
@@ -243,7 +243,7 @@ class RequestHandler:
             text = f"mailsh ran the request, but cannot encrypt the output to your key: {e}"
             return self._sign(notice_reply_like(reply, text))
 
-    def _execute(self, envelope: Envelope, accepted: Accepted, encrypted: bool) -> Outcome:
+    def _execute(self, envelope: Envelope, accepted: Accepted, encrypted: bool) -> RequestOutcome:
         sender = self.settings.recipient
         digest, signer, to = accepted.digest, accepted.signer, accepted.reply_address
         claim = self.journal.claim(
@@ -256,7 +256,7 @@ class RequestHandler:
             assert entry is not None and entry.reply is not None
             self.sender(entry.reply, to)
             self.journal.reply_sent(digest)
-            return Outcome("answered", "reply sent again after a failed send", signer, digest, to)
+            return RequestOutcome("answered", "reply sent again after a failed send", signer, digest, to)
         if claim == Claim.INTERRUPTED:
             text = (
                 "mailsh: this request was interrupted (the handler stopped while it ran) "
@@ -264,7 +264,7 @@ class RequestHandler:
             )
             reply = self._sign(notice_reply(envelope, sender, to, "interrupted", text))
             self.journal.finish(digest, "interrupted", reply, self.clock())
-            outcome = Outcome("interrupted", "interrupted, not re-run", signer, digest, to)
+            outcome = RequestOutcome("interrupted", "interrupted, not re-run", signer, digest, to)
         else:
             s = self.settings
             try:
@@ -279,7 +279,7 @@ class RequestHandler:
             reply = self._seal(result, signer) if encrypted else self._sign(result)
             self.journal.finish(digest, f"exit {run.exit_status}", reply, self.clock())
             reason = "timed out" if run.timed_out else "ran"
-            outcome = Outcome(
+            outcome = RequestOutcome(
                 "accepted",
                 reason,
                 signer,
@@ -304,7 +304,7 @@ def _within_budget(parse: Callable[[bytes], _T], data: bytes) -> _T:
         raise RequestRefused(f"unreadable signed data ({type(e).__name__})") from None
 
 
-def log(outcome: Outcome, started: float) -> None:
+def log(outcome: RequestOutcome, started: float) -> None:
     """The decision, with what it cost: wall time and the handler child's peak memory."""
     syslog.openlog("mailsh-request", syslog.LOG_PID, syslog.LOG_MAIL)
     level = syslog.LOG_INFO if outcome.result in ("accepted", "answered") else syslog.LOG_WARNING

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mailsh_server.handler import Outcome, RequestHandler
+from mailsh_server.handler import RequestOutcome, RequestHandler
 from mailsh_server.journal import ReplayJournal
 from mailsh_server.keyring import Keyring
 from mailsh_server.run import RunResult, run_command
@@ -61,7 +61,7 @@ class Server:
         assert isinstance(msg, EmailMessage)
         self.sent.append((msg, to))
 
-    def handle(self, raw: bytes) -> Outcome:
+    def handle(self, raw: bytes) -> RequestOutcome:
         return self.handler.handle(raw)
 
 
@@ -217,7 +217,7 @@ def test_request_is_refused_while_the_same_one_still_runs(
 ) -> None:
     raw = request(gpg_keys, "clearsign", "echo hi\n")
     # The first copy is running in this very (live) process.
-    outcome_holder: list[Outcome] = []
+    outcome_holder: list[RequestOutcome] = []
 
     def nested_copy(command: str, *_: object) -> None:
         outcome_holder.append(server.handle(raw))
