@@ -256,7 +256,9 @@ class RequestHandler:
             assert entry is not None and entry.reply is not None
             self.sender(entry.reply, to)
             self.journal.reply_sent(digest)
-            return RequestOutcome("answered", "reply sent again after a failed send", signer, digest, to)
+            return RequestOutcome(
+                "answered", "reply sent again after a failed send", signer, digest, to
+            )
         if claim == Claim.INTERRUPTED:
             text = (
                 "mailsh: this request was interrupted (the handler stopped while it ran) "

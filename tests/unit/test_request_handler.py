@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mailsh_server.handler import RequestOutcome, RequestHandler
+from mailsh_server.handler import RequestHandler, RequestOutcome
 from mailsh_server.journal import ReplayJournal
 from mailsh_server.keyring import Keyring
 from mailsh_server.run import RunResult, run_command
