@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailsh_server.gpg import GpgUnavailable, run_gpg
+from mailsh_server.gpg import GpgRun, GpgUnavailable, run_gpg
 from mailsh_server.gpgstatus import SignatureStatus, created_signature_micalg, signature_status
 from mailsh_server.keylist import KeyInfo, parse_listing
 from mailsh_server.message import Payload
@@ -29,6 +29,10 @@ class Verification:
     output_exceeded: bool = False
 
 
+def _died_at_start(run: GpgRun) -> bool:
+    return run.returncode != 0 and not run.status and not run.timed_out
+
+
 class Keyring:
     """A GnuPG home holding only trusted public keys (and the server's own key, if any)."""
 
@@ -40,8 +44,17 @@ class Keyring:
 
     def _run(self, args: list[str], data: bytes, signature: bytes | None = None) -> Verification:
         run = run_gpg(self.home, args, data, self.max_output, signature=signature)
+        if _died_at_start(run):
+            # gpg says something on its status channel about any input, even garbage:
+            # silence means it failed on its own. Once more; twice is the data's fault.
+            run = run_gpg(self.home, args, data, self.max_output, signature=signature)
         status = signature_status(run.status, run.returncode)
-        if run.timed_out:
+        if _died_at_start(run):
+            status = SignatureStatus(
+                False,
+                f"gpg could not read the data (damaged armor or packets, exit {run.returncode})",
+            )
+        elif run.timed_out:
             status = SignatureStatus(False, "gpg took too long on this data")
         elif run.status_exceeded:
             status = SignatureStatus(False, "gpg's status channel overflowed")

@@ -250,7 +250,7 @@ BAD_REQUESTS = [
     BadRequest("empty message", lambda k, m: b"", "empty message"),
     BadRequest("headers only", lambda k, m: f"From: {ALICE}\n\n".encode(), "no signed command"),
     BadRequest("unknown key", lambda k, m: _signed_for(k, m, "unknown"), "no public key"),
-    BadRequest("bad signature", _bad_signature, "signature"),
+    BadRequest("bad signature", _bad_signature, "could not read the data"),
     BadRequest("tampered clear-signed text", _tampered_clearsign, "bad signature"),
     BadRequest("tampered PGP/MIME body", _tampered_pgp_mime, "bad signature"),
     BadRequest(
