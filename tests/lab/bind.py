@@ -18,7 +18,8 @@ import docker
 from docker.models.containers import Container
 
 from provision.dns.rfc2136 import Rfc2136Provider
-from tests.lab.docker_lab import Lab, build_lab_image, free_port, run_lab_container, wait_until
+from tests.lab.docker_lab import Lab, build_lab_image, free_port, run_lab_container
+from tests.waiting import wait_until
 
 BIND_INDEX = 53
 TSIG_NAME = "mailsh-lab-key"
@@ -149,5 +150,5 @@ def start_bind(client: docker.DockerClient, lab: Lab, workdir: Path) -> LabDns:
                 raise RuntimeError(container.logs().decode()) from None
             return False
 
-    wait_until(answers, 30, "BIND")
+    wait_until(answers, 30, "lab: BIND not ready")
     return lab_dns

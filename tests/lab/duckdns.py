@@ -11,7 +11,8 @@ import requests
 from docker.models.containers import Container
 
 from tests.lab.bind import LabDns
-from tests.lab.docker_lab import Lab, build_lab_image, host_port, run_lab_container, wait_until
+from tests.lab.docker_lab import Lab, build_lab_image, host_port, run_lab_container
+from tests.waiting import wait_until
 
 DUCKDNS_INDEX = 54
 DUCKDNS_ZONE = "duckdns.test"
@@ -82,5 +83,5 @@ def start_duckdns(client: docker.DockerClient, lab: Lab, lab_dns: LabDns) -> Lab
                 raise RuntimeError(container.logs().decode()) from None
             return False
 
-    wait_until(answers, 30, "DuckDNS API")
+    wait_until(answers, 30, "lab: DuckDNS API not ready")
     return LabDuckDns(url, token, DUCKDNS_ZONE, DUCKDNS_DOMAINS, lab_dns, container)

@@ -17,8 +17,9 @@ from pathlib import Path
 import docker
 
 from tests.lab.bind import LabDns
-from tests.lab.docker_lab import Lab, build_lab_image, host_port, run_lab_container, wait_until
+from tests.lab.docker_lab import Lab, build_lab_image, host_port, run_lab_container
 from tests.lab.lab_ca import LabCa
+from tests.waiting import wait_until
 
 PEBBLE_INDEX = 60
 ACME_PORT = 14000
@@ -118,5 +119,5 @@ def start_pebble(
                 raise RuntimeError(container.logs().decode()) from None
             return False
 
-    wait_until(answers, 30, "Pebble")
+    wait_until(answers, 30, "lab: Pebble not ready")
     return pebble

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,8 +15,9 @@ from docker.models.containers import Container
 
 from provision.dns.provider import Record
 from tests.lab.bind import LabDns
-from tests.lab.docker_lab import Lab, build_lab_image, host_port, run_lab_container, wait_until
+from tests.lab.docker_lab import Lab, build_lab_image, host_port, run_lab_container
 from tests.lab.lab_ca import LabCa
+from tests.waiting import wait_until
 
 RECEIVER_INDEX = 25
 DOMAIN = "client.test"
@@ -55,14 +55,15 @@ class LabReceiver:
 
     def wait_for(self, needle: str, timeout: float = 30) -> EmailMessage:
         """The first delivered message whose Subject contains `needle`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for msg in self.messages():
-                if needle in str(msg.get("Subject", "")):
-                    return msg
-            time.sleep(0.2)
-        logs = self.container.logs(tail=30).decode(errors="replace")
-        raise AssertionError(f"no message with {needle!r} at {self.address}; receiver log:\n{logs}")
+
+        def delivered() -> EmailMessage | None:
+            return next((m for m in self.messages() if needle in str(m.get("Subject", ""))), None)
+
+        def missing() -> str:
+            logs = self.container.logs(tail=30).decode(errors="replace")
+            return f"no message with {needle!r} at {self.address}; receiver log:\n{logs}"
+
+        return wait_until(delivered, timeout, missing)
 
 
 def start_receiver(
@@ -102,5 +103,5 @@ def start_receiver(
         code, _ = container.exec_run(["sh", "-c", "postfix status && doveadm who >/dev/null"])
         return code == 0
 
-    wait_until(greets, 60, "receiver")
+    wait_until(greets, 60, "lab: receiver not ready")
     return receiver

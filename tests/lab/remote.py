@@ -37,8 +37,8 @@ from tests.lab.docker_lab import (
     free_port,
     lab_name,
     run_lab_container,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_INDEX = 70
@@ -242,7 +242,7 @@ def remote_lab(client: docker.DockerClient, lab: Lab) -> Iterator[RemoteLab]:
         )
         operator.exec_run(["chmod", "700", "/root/.ssh"])
         operator.put_archive("/opt", mailsh_code())
-        wait_until(lambda: _accepts(host, port), 20, "sshd")
+        wait_until(lambda: _accepts(host, port), 20, "lab: sshd not accepting connections")
         yield RemoteLab(f"ssh://root@{host}:{port}", host, operator, sshd)
     finally:
         for container in (operator, sshd):
