@@ -21,7 +21,7 @@ from provision.state import StateDir
 from tests.fixtures.acme import TSIG_ENV
 from tests.fixtures.server import remove_server, run_invoke, server_config, write_config
 from tests.lab.bind import LabDns
-from tests.lab.docker_lab import Lab
+from tests.lab.compose import Lab
 from tests.lab.receiver import LabReceiver
 from tests.lab.zones import LabZones
 from tests.waiting import wait_until
