@@ -27,6 +27,7 @@ from tests.waiting import wait_until
 Mode = Literal["pgp-mime", "inline"]
 Posting = Literal["none", "top", "bottom"]
 SCREEN_TIMEOUT_S = 30.0
+PROMPTS = ("To: ", "Subject: ", "Cc: ", "Bcc: ")
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Mutt:
     directory: Path
     keys: GpgKeys
     socket: Path
+    answered: str = ""  # the screen of the last question answered
 
     def _muttrc(self, mode: Mode) -> Path:
         rc = self.directory / f"muttrc-{mode}"
@@ -166,30 +168,30 @@ class Mutt:
             check=True,
         )
 
-    def _answer_prompts_until(self, text: str) -> None:
-        """Accept what mutt proposes (To:, Subject:) until `text` shows."""
-        answered = ""  # the screen of the last prompt answered: Enter once per prompt
-
-        def shown() -> bool:
-            nonlocal answered
-            screen = self.screen()
-            if text in screen:
-                return True
-            last = next((line for line in reversed(screen.split("\n")) if line.strip()), "")
-            if last.startswith(("To: ", "Subject: ", "Cc: ", "Bcc: ")) and screen != answered:
+    def _settled_screen(self) -> str | None:
+        """The screen once mutt asks nothing; what it asks (To:, Subject:, or a yes/no
+        question such as "Attachment #1 modified. Update encoding?") is accepted with
+        Enter, once per question."""
+        screen = self.screen()
+        last = next((line for line in reversed(screen.split("\n")) if line.strip()), "")
+        if last.startswith(PROMPTS) or last.rstrip().endswith("/no):"):
+            if screen != self.answered:
                 self._tmux("send-keys", "-t", "mutt", "Enter")
-                answered = screen
-            return False
-
-        wait_until(shown, SCREEN_TIMEOUT_S, lambda: self._missing(text), pause=0.1)
+                self.answered = screen
+            return None
+        return screen
 
     def _send_from_compose_menu(self) -> bytes:
-        self._answer_prompts_until("y:Send")
+        def composed() -> bool:
+            return "y:Send" in (self._settled_screen() or "")
+
+        wait_until(composed, SCREEN_TIMEOUT_S, lambda: self._missing("y:Send"), pause=0.1)
         self._tmux("send-keys", "-t", "mutt", "y")
         outbox = self.directory / "outbox"
 
         def sent() -> bool:
-            return outbox.exists() and "y:Send" not in self.screen()
+            screen = self._settled_screen()
+            return screen is not None and outbox.exists() and "y:Send" not in screen
 
         wait_until(sent, SCREEN_TIMEOUT_S, lambda: self._missing("the message sent"), pause=0.1)
         return outbox.read_bytes()
