@@ -24,11 +24,12 @@ from provision.deliverability.catalog import check_deliverability
 from provision.deliverability.result import Status
 from provision.deliverability.target import target_from_settings
 from provision.engine import docker_client
-from tests.lab.bind import start_bind
-from tests.lab.docker_lab import ensure_base_image, lab_network
+from tests.lab.bind import wait_for_bind
+from tests.lab.compose import running_lab
+from tests.lab.docker_lab import ensure_base_image
 from tests.lab.mail_lab import lab_mail_server
-from tests.lab.pebble import start_pebble
-from tests.lab.receiver import start_receiver
+from tests.lab.pebble import wait_for_pebble
+from tests.lab.receiver import wait_for_receiver
 
 
 def main() -> None:
@@ -38,13 +39,15 @@ def main() -> None:
     client = docker_client(parse_settings({}, "benchmark", Path.cwd()))
     ensure_base_image(client)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="mailsh-bench-") as tmp, lab_network(client) as lab:
+    with (
+        tempfile.TemporaryDirectory(prefix="mailsh-bench-") as tmp,
+        running_lab(client, Path(tmp)) as lab,
+    ):
         work = Path(tmp)
-        for part in ("bind", "pebble", "receiver", "server"):
-            (work / part).mkdir()
-        bind = start_bind(client, lab, work / "bind")
-        pebble = start_pebble(client, lab, bind, work / "pebble")
-        receiver = start_receiver(client, lab, bind, work / "receiver")
+        (work / "server").mkdir()
+        bind = wait_for_bind(lab)
+        pebble = wait_for_pebble(lab, work)
+        receiver = wait_for_receiver(lab, work)
         with lab_mail_server(client, lab, bind, pebble, receiver, work / "server") as lab_server:
             print(f"lab up in {time.perf_counter() - started:.1f} s", flush=True)
             settings = lab_server.server.settings

@@ -10,6 +10,7 @@ an operator container), uses its own names and ports, and removes everything aft
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 import tomllib
 from pathlib import Path
@@ -20,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fixtures.remote import remote_config, write_remote_config
 from tests.fixtures.server import remove_server
-from tests.lab.docker_lab import free_port, lab_name, lab_network
+from tests.lab.compose import running_lab
+from tests.lab.docker_lab import free_port, lab_name
 from tests.lab.remote import RemoteLab, remote_lab
 
 ARCHIVE = "/root/bench.mailsh-backup"
@@ -39,7 +41,11 @@ def timed(remote: RemoteLab, label: str, config: str, *args: str) -> float:
 def main() -> None:
     client = docker.from_env(timeout=300)
     names: list[str] = []
-    with lab_network(client) as lab, remote_lab(client, lab) as remote:
+    with (
+        tempfile.TemporaryDirectory(prefix="mailsh-bench-") as tmpdir,
+        running_lab(client, Path(tmpdir)) as lab,
+        remote_lab(client, lab) as remote,
+    ):
         try:
             config = remote_config(remote, "bench-a", image={"base": "mailsh/base:bookworm"})
             names.append(config["container_name"])

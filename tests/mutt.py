@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Literal
 
 from tests.fixtures.gpg import ALICE, GpgKeys
+from tests.waiting import wait_until
 
 Mode = Literal["pgp-mime", "inline"]
 Posting = Literal["none", "top", "bottom"]
 SCREEN_TIMEOUT_S = 30.0
+PROMPTS = ("To: ", "Subject: ", "Cc: ", "Bcc: ")
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Mutt:
     directory: Path
     keys: GpgKeys
     socket: Path
+    answered: str = ""  # the screen of the last question answered
 
     def _muttrc(self, mode: Mode) -> Path:
         rc = self.directory / f"muttrc-{mode}"
@@ -81,7 +84,9 @@ class Mutt:
     def _scripts(self, typed: str, posting: Posting) -> None:
         outbox = self.directory / "outbox"
         sendmail = self.directory / "sendmail.sh"
-        sendmail.write_text(f"#!/bin/sh\ncat > {shlex.quote(str(outbox))}.tmp\n")
+        # Written aside, then renamed: the outbox appears whole.
+        out = shlex.quote(str(outbox))
+        sendmail.write_text(f"#!/bin/sh\ncat > {out}.tmp && mv {out}.tmp {out}\n")
         sendmail.chmod(0o755)
         (self.directory / "typed").write_text(typed)
         typed_path = shlex.quote(str(self.directory / "typed"))
@@ -109,14 +114,23 @@ class Mutt:
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", "mutt")
 
+    def _server_gone(self) -> bool:
+        with socket.socket(socket.AF_UNIX) as client:
+            try:
+                client.connect(str(self.socket))
+            except (FileNotFoundError, ConnectionRefusedError):
+                return True
+        return False
+
+    def _missing(self, what: object) -> str:
+        return f"mutt never showed {what!r}; screen:\n{self.screen()}"
+
     def _wait_screen(self, *texts: str) -> str:
-        deadline = time.monotonic() + SCREEN_TIMEOUT_S
-        while time.monotonic() < deadline:
+        def showing() -> str | None:
             screen = self.screen()
-            if any(text in screen for text in texts):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"mutt never showed {texts!r}; screen:\n{self.screen()}")
+            return screen if any(text in screen for text in texts) else None
+
+        return wait_until(showing, SCREEN_TIMEOUT_S, lambda: self._missing(texts), pause=0.1)
 
     def _start(self, mode: Mode, args: list[str]) -> None:
         env = {
@@ -127,7 +141,10 @@ class Mutt:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         }
         command = " ".join(shlex.quote(a) for a in ["mutt", "-F", str(self._muttrc(mode)), *args])
-        self._tmux("kill-session", "-t", "mutt")
+        # A new session on a tmux server that is still exiting fails ("server exited
+        # unexpectedly"): stop the previous one and wait until it is gone.
+        self._tmux("kill-server")
+        wait_until(self._server_gone, 10, "the previous tmux server never exited", pause=0.05)
         subprocess.run(
             [
                 "tmux",
@@ -151,32 +168,33 @@ class Mutt:
             check=True,
         )
 
-    def _answer_prompts_until(self, text: str) -> None:
-        """Accept what mutt proposes (To:, Subject:) until `text` shows."""
-        deadline = time.monotonic() + SCREEN_TIMEOUT_S
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return
-            last = next((line for line in reversed(screen.split("\n")) if line.strip()), "")
-            if last.startswith(("To: ", "Subject: ", "Cc: ", "Bcc: ")):
+    def _settled_screen(self) -> str | None:
+        """The screen once mutt asks nothing; what it asks (To:, Subject:, or a yes/no
+        question such as "Attachment #1 modified. Update encoding?") is accepted with
+        Enter, once per question."""
+        screen = self.screen()
+        last = next((line for line in reversed(screen.split("\n")) if line.strip()), "")
+        if last.startswith(PROMPTS) or last.rstrip().endswith("/no):"):
+            if screen != self.answered:
                 self._tmux("send-keys", "-t", "mutt", "Enter")
-                time.sleep(0.2)
-            time.sleep(0.1)
-        raise AssertionError(f"mutt never showed {text!r}; screen:\n{self.screen()}")
+                self.answered = screen
+            return None
+        return screen
 
     def _send_from_compose_menu(self) -> bytes:
-        self._answer_prompts_until("y:Send")
+        def composed() -> bool:
+            return "y:Send" in (self._settled_screen() or "")
+
+        wait_until(composed, SCREEN_TIMEOUT_S, lambda: self._missing("y:Send"), pause=0.1)
         self._tmux("send-keys", "-t", "mutt", "y")
-        outbox = self.directory / "outbox.tmp"
-        deadline = time.monotonic() + SCREEN_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if outbox.exists() and self._tmux("list-panes", "-t", "mutt", "-F", "#{pane_pid}"):
-                time.sleep(0.3)  # the script may still be writing
-                if "y:Send" not in self.screen():
-                    return outbox.read_bytes()
-            time.sleep(0.1)
-        raise AssertionError(f"mutt did not send; screen:\n{self.screen()}")
+        outbox = self.directory / "outbox"
+
+        def sent() -> bool:
+            screen = self._settled_screen()
+            return screen is not None and outbox.exists() and "y:Send" not in screen
+
+        wait_until(sent, SCREEN_TIMEOUT_S, lambda: self._missing("the message sent"), pause=0.1)
+        return outbox.read_bytes()
 
     def compose(self, mode: Mode, to: str, subject: str, typed: str) -> bytes:
         """A new message typed in mutt and signed on sending; the bytes mutt sends."""

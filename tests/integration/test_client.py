@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import docker
+import pytest
+
 from provision.client.request_mail import FORMATS
-from tests.fixtures.server import ProvisionServer, RunningServer, run_invoke
+from tests.fixtures.server import ProvisionServer, RunningServer, run_invoke, started_server
+
+
+@pytest.fixture(scope="module")
+def shared_server(
+    docker_client: docker.DockerClient, base_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """One server for the tests that each make and trust a user of their own, then send."""
+    with started_server(docker_client, tmp_path_factory.mktemp("client")) as server:
+        yield server
 
 
 def _keygen_and_trust(server: RunningServer, tmp_path: Path, name: str) -> dict[str, str]:
@@ -23,9 +36,9 @@ def _keygen_and_trust(server: RunningServer, tmp_path: Path, name: str) -> dict[
 
 
 def test_keygen_trust_and_send_wait_print_the_output(
-    provision_server: ProvisionServer, tmp_path: Path
+    shared_server: RunningServer, tmp_path: Path
 ) -> None:
-    server = provision_server()
+    server = shared_server
     env = _keygen_and_trust(server, tmp_path, "Alice")
     assert "[[keys]]" in server.config_path.read_text()
 
@@ -47,9 +60,9 @@ def test_keygen_trust_and_send_wait_print_the_output(
 
 
 def test_send_wait_exits_with_the_command_status(
-    provision_server: ProvisionServer, tmp_path: Path
+    shared_server: RunningServer, tmp_path: Path
 ) -> None:
-    server = provision_server()
+    server = shared_server
     env = _keygen_and_trust(server, tmp_path, "Bob")
     sent = run_invoke(
         server.config_path, "send", "--command", "echo oops >&2; exit 7", "--wait", env=env
@@ -61,6 +74,7 @@ def test_send_wait_exits_with_the_command_status(
 def test_encrypted_request_gets_an_encrypted_reply(
     provision_server: ProvisionServer, tmp_path: Path
 ) -> None:
+    # A server of its own: its key makes every later reply signed and encrypted.
     server = provision_server()
     env = _keygen_and_trust(server, tmp_path, "Carol")
     key = run_invoke(server.config_path, "server-key", env=env)

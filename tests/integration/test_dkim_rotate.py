@@ -21,9 +21,10 @@ from provision.state import StateDir
 from tests.fixtures.acme import TSIG_ENV
 from tests.fixtures.server import remove_server, run_invoke, server_config, write_config
 from tests.lab.bind import LabDns
-from tests.lab.docker_lab import Lab, wait_until
+from tests.lab.compose import Lab
 from tests.lab.receiver import LabReceiver
 from tests.lab.zones import LabZones
+from tests.waiting import wait_until
 
 DOMAIN = "rot.mailsh.test"
 SERVER_INDEX = 63
@@ -127,7 +128,9 @@ def rotation(
 
         with _receiver_defers(lab_receiver, HELD_SENDER):
             server.send(HELD_SENDER, lab_receiver, f"in transit {tag}")
-            wait_until(lambda: server.deferred(HELD_SENDER), 60, "the held message")
+            wait_until(
+                lambda: server.deferred(HELD_SENDER), 60, "the held message was never deferred"
+            )
             invoke("dkim-rotate", "--grace", f"{GRACE_S}s")
         run.new = load_selectors(state, "mail").signing
         # Signed with the old key before the switch, delivered after it.
@@ -140,6 +143,7 @@ def rotation(
         run.status = run_invoke(config_path, "status", env=env).stdout
 
         remove_after = load_selectors(state, "mail").retired[run.old]
+        # A wait for a time, not a condition: the grace period is what is under test.
         time.sleep(max(0.0, remove_after.timestamp() - time.time()) + 0.1)
         run.removal = invoke("dns-update")
         run.old_record_after_removal = LabZones(lab_dns).current(

@@ -6,7 +6,6 @@ import base64
 import smtplib
 import socket
 import ssl
-import time
 from email.message import EmailMessage
 
 import dkim
@@ -14,6 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.fixtures.server import RunningServer
+from tests.waiting import wait_until
 
 
 def _served_cert(host: str, port: int, server_name: str) -> x509.Certificate:
@@ -35,14 +35,14 @@ def _state_cert(server: RunningServer) -> x509.Certificate:
 
 def _mailbox(server: RunningServer, user: str, needle: str, timeout: float = 15) -> str:
     """The stored message containing `needle` in /var/mail/<user>, waiting for delivery."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def stored() -> str | None:
         code, text = server.exec(["cat", f"/var/mail/{user}"])
-        if code == 0 and needle in text:
-            messages = text.split("\nFrom ")
-            return next(m for m in messages if needle in m).split("\n", 1)[1]
-        time.sleep(0.2)
-    raise AssertionError(f"no message with {needle!r} in /var/mail/{user}")
+        return text if code == 0 and needle in text else None
+
+    text = wait_until(stored, timeout, f"no message with {needle!r} in /var/mail/{user}")
+    messages = text.split("\nFrom ")
+    return next(m for m in messages if needle in m).split("\n", 1)[1]
 
 
 def test_smtp_banner_names_the_configured_hostname(running_server: RunningServer) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import smtplib
-import time
 import tomllib
 
 import tomli_w
@@ -13,6 +12,7 @@ from provision.deploy import ContainerAction
 from provision.state import DkimKey
 from tests.fixtures.server import ProvisionServer, RunningServer
 from tests.lab.docker_lab import free_port
+from tests.waiting import wait_until
 
 
 def _started_at(server: RunningServer) -> tuple[str, str, str]:
@@ -96,14 +96,14 @@ def test_down_purge_needs_confirmation_and_then_deletes_the_state(
 
 
 def _wait_for(server: RunningServer, cmd: list[str], needle: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
     out = ""
-    while time.monotonic() < deadline:
+
+    def output() -> str | None:
+        nonlocal out
         _, out = server.exec(cmd)
-        if needle in out:
-            return out
-        time.sleep(0.3)
-    raise AssertionError(f"{needle!r} not in the output of {cmd}: {out}")
+        return out if needle in out else None
+
+    return wait_until(output, timeout, lambda: f"{needle!r} not in the output of {cmd}: {out}")
 
 
 def test_queued_mail_and_mailboxes_survive_a_re_created_container(

@@ -33,7 +33,8 @@ from tests.fixtures.remote import (
     write_remote_config,
 )
 from tests.lab.bind import LabDns
-from tests.lab.docker_lab import Lab, free_port, lab_name
+from tests.lab.compose import Lab
+from tests.lab.docker_lab import free_port, lab_name
 from tests.lab.pebble import LabPebble
 from tests.lab.remote import RemoteLab
 from tests.requests_corpus import request

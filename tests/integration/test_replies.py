@@ -16,17 +16,9 @@ import pytest
 from mailsh_server.message import first_part_bytes
 from provision.client.replies import EXIT_NO_REPLY, EXIT_REFUSED, EXIT_TIMED_OUT, read_reply
 from provision.client.server_key import load_server_key
-from provision.config import load_settings
-from provision.deploy import provision
 from provision.state import StateDir
 from tests.fixtures.gpg import GpgKeys
-from tests.fixtures.server import (
-    RunningServer,
-    remove_server,
-    run_invoke,
-    server_config,
-    write_config,
-)
+from tests.fixtures.server import RunningServer, run_invoke, started_server
 from tests.integration.test_client import _keygen_and_trust
 from tests.mutt import mbox, mutt
 
@@ -56,17 +48,11 @@ def keyed(
 ) -> Iterator[KeyedServer]:
     """A server (timeout_s 2) with its own key, and a user trusted by it (`invoke` tasks)."""
     directory = tmp_path_factory.mktemp("keyed")
-    config_path = write_config(directory, server_config(directory, requests={"timeout_s": 2}))
-    settings = load_settings(config_path, environ={})
-    result = provision(settings, docker_client, lambda _msg: None)
-    server = RunningServer(config_path, settings, result, docker_client)
-    try:
+    with started_server(docker_client, directory, requests={"timeout_s": 2}) as server:
         env = _keygen_and_trust(server, directory, "Alice")
-        made = run_invoke(config_path, "server-key", env=env)
+        made = run_invoke(server.config_path, "server-key", env=env)
         assert made.returncode == 0, made.stderr
         yield KeyedServer(server, env, Path(env["GNUPGHOME"]))
-    finally:
-        remove_server(docker_client, settings.container_name)
 
 
 def test_send_wait_exits_with_the_commands_own_status(keyed: KeyedServer) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from tests.fixtures.gpg import GpgKeys
 from tests.fixtures.requests import start_request_server, stop_server, submit, wait_reply
 from tests.fixtures.server import RunningServer
 from tests.requests_corpus import request
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +33,15 @@ def durable_server(
 
 
 def _wait_for_file(server: RunningServer, path: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.exec(["test", "-e", path])[0] == 0:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never appeared")
+    def exists() -> bool:
+        return server.exec(["test", "-e", path])[0] == 0
+
+    wait_until(exists, timeout, f"{path} never appeared", pause=0.05)
+
+
+def _no_command_running(server: RunningServer) -> bool:
+    """No process of the command user is left (pgrep finds none)."""
+    return server.exec(["pgrep", "-u", "mailsh"])[0] == 1
 
 
 def test_killed_handler_is_answered_interrupted_and_not_run_twice(
@@ -56,7 +59,8 @@ def test_killed_handler_is_answered_interrupted_and_not_run_twice(
     reply = wait_reply(durable_server, msg_id, timeout=60)
     assert reply.result == "interrupted"
     assert "not re-run" in reply.text
-    time.sleep(6)  # the orphaned first run has finished by now
+    # The orphaned first run goes on after its handler died: wait until it has finished.
+    wait_until(lambda: _no_command_running(durable_server), 20, "the first run never finished")
     assert durable_server.exec(["cat", count])[1] == "run\n"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 import uuid
 from email.utils import make_msgid
 from pathlib import Path
@@ -16,6 +15,7 @@ from tests.fixtures.gpg import ALICE, GpgKeys
 from tests.fixtures.requests import request_log, submit, wait_reply
 from tests.fixtures.server import RunningServer
 from tests.requests_corpus import BAD_REQUESTS, BadRequest, request
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -120,14 +120,13 @@ def _log_line(server: RunningServer, msg_id: str, timeout: float = 20) -> str:
     """The handler's log line for a request: the first after postfix queued it (requests
     here go one at a time; the handler's lines and postfix's reach the log by two ways,
     so the handler's may follow postfix's delivery line)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def handler_line() -> str | None:
         logs = request_log(server)
         queued = re.search(r"message-id=" + re.escape(msg_id), logs)
-        if queued:
-            after = logs[queued.end() :].splitlines()
-            line = next((line for line in after if "mailsh-request" in line), None)
-            if line is not None:
-                return line
-        time.sleep(0.2)
-    raise AssertionError(f"no handler log line for {msg_id}")
+        if not queued:
+            return None
+        after = logs[queued.end() :].splitlines()
+        return next((line for line in after if "mailsh-request" in line), None)
+
+    return wait_until(handler_line, timeout, f"no handler log line for {msg_id}")

@@ -1,4 +1,5 @@
-"""Build and run lab containers with the Docker SDK; the host reaches them on 127.0.0.1."""
+"""The Docker SDK side of the lab: the base image, per-run names, and the remote-engine
+containers (tests/lab/remote.py) that compose.yml cannot describe."""
 
 from __future__ import annotations
 
@@ -7,13 +8,10 @@ import io
 import os
 import socket
 import tarfile
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
 import docker
 import docker.errors
@@ -25,7 +23,7 @@ from provision.image import LOCAL_BASE, build_base_image
 LAB_DIR = Path(__file__).resolve().parent
 LAB_LABEL = "org.mailsh.lab"
 # Several test runs may share one engine (developers in parallel): every name
-# carries this run's id, and each run takes its own subnet.
+# carries this run's id, and each run takes its own subnet (tests/lab/compose.py).
 LAB_ID = os.environ.get("MAILSH_LAB_ID") or uuid.uuid4().hex[:6]
 
 
@@ -42,29 +40,42 @@ def ensure_base_image(client: docker.DockerClient) -> str:
     return LOCAL_BASE
 
 
+def context_files(directory: Path, root: Path | None = None) -> list[tuple[str, Path]]:
+    """The files of a build context, as (name in the context, path); names are relative
+    to `root` (default: `directory`)."""
+    base = root or directory
+    paths = [directory] if directory.is_file() else sorted(directory.rglob("*"))
+    return [
+        (p.relative_to(base).as_posix(), p)
+        for p in paths
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+
+
+def content_tag(client: docker.DockerClient, files: Sequence[tuple[str, Path]]) -> str:
+    """A tag from the build context's files and the base image: parallel test runs of
+    different checkouts share one engine without retagging each other's images."""
+    digest = hashlib.sha256(client.images.get(LOCAL_BASE).id.encode())
+    for arcname, path in files:
+        digest.update(arcname.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
 def build_lab_image(
     client: docker.DockerClient, name: str, extra: Sequence[tuple[str, Path]] = ()
 ) -> str:
     """Build tests/lab/<name>/Dockerfile (FROM the base image) as mailsh-lab/<name>;
     `extra` adds files from elsewhere to the context, as (name in the context, path)."""
     ensure_base_image(client)
-    directory = LAB_DIR / name
-    files = [
-        (p.relative_to(directory).as_posix(), p)
-        for p in sorted(directory.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    ]
-    # Tagged by content: parallel test runs of different checkouts share one engine.
-    digest = hashlib.sha256(client.images.get(LOCAL_BASE).id.encode())
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for arcname, path in [*files, *extra]:
-            tar.add(path, arcname=arcname)
-            digest.update(arcname.encode() + b"\0" + path.read_bytes() + b"\0")
-    tag = f"mailsh-lab/{name}:{digest.hexdigest()[:12]}"
+    files = [*context_files(LAB_DIR / name), *extra]
+    tag = f"mailsh-lab/{name}:{content_tag(client, files)}"
     with suppress(docker.errors.ImageNotFound):
         client.images.get(tag)
         return tag
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for arcname, path in files:
+            tar.add(path, arcname=arcname)
     for chunk in client.api.build(
         fileobj=io.BytesIO(buf.getvalue()),
         custom_context=True,
@@ -79,77 +90,35 @@ def build_lab_image(
     return tag
 
 
-@dataclass
-class Lab:
-    """The lab network: a user-defined bridge with its own /24, so zones can name addresses."""
-
-    network: Network
-    subnet: str
-
-    def ip(self, index: int) -> str:
-        """A fixed address in the lab subnet (index 2..250)."""
-        return self.subnet.rsplit(".", 1)[0] + f".{index}"
-
-    @property
-    def reverse_zone(self) -> str:
-        a, b, c, _ = self.subnet.split("/")[0].split(".")
-        return f"{c}.{b}.{a}.in-addr.arpa"
-
-
-@contextmanager
-def lab_network(client: docker.DockerClient) -> Iterator[Lab]:
-    network = None
-    for third in range(16, 256):
-        subnet = f"172.29.{third}.0/24"
-        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
-        try:
-            network = client.networks.create(
-                lab_name("net"), driver="bridge", ipam=ipam, labels={LAB_LABEL: LAB_ID}
-            )
-            break
-        except docker.errors.APIError as e:
-            if "overlap" not in str(e) and "already exists" not in str(e):
-                raise
-    if network is None:
-        raise RuntimeError("lab: no free 172.29.x.0/24 subnet for the lab network")
-    try:
-        yield Lab(network, subnet)
-    finally:
-        network.reload()
-        for c in network.containers:
-            c.remove(force=True)
-        network.remove()
-
-
 def run_lab_container(
     client: docker.DockerClient,
     image: str,
-    lab: Lab,
+    network: Network,
     role: str,
     ip: str,
-    ports: dict[str, Any] | None = None,
-    **kwargs: Any,
 ) -> Container:
-    """Start a lab container at a fixed address; `ports` publish on 127.0.0.1 (None: random)."""
-    published = {p: ("127.0.0.1", hp) for p, hp in (ports or {}).items()}
+    """Start a container at a fixed address of the lab network (and on no other)."""
     name = lab_name(role)
     with suppress(docker.errors.NotFound):
         client.containers.get(name).remove(force=True)
-    container = client.containers.create(
-        image, name=name, detach=True, ports=published, labels={LAB_LABEL: LAB_ID}, **kwargs
-    )
-    lab.network.connect(container, ipv4_address=ip, aliases=[role])
+    container = client.containers.create(image, name=name, detach=True, labels={LAB_LABEL: LAB_ID})
+    network.connect(container, ipv4_address=ip, aliases=[role])
     client.networks.get("bridge").disconnect(container)
     container.start()
     container.reload()
     return container
 
 
-def host_port(container: Container, port: str) -> int:
-    """The 127.0.0.1 port Docker published for `port` (e.g. "53/udp")."""
-    container.reload()
-    binding = container.attrs["NetworkSettings"]["Ports"][port]
-    return int(binding[0]["HostPort"])
+def read_container_file(container: Container, path: str) -> bytes | None:
+    """A file in a container (None when it does not exist)."""
+    try:
+        chunks, _ = container.get_archive(path)
+    except docker.errors.NotFound:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
+        member = tar.next()
+        extracted = tar.extractfile(member) if member is not None else None
+        return extracted.read() if extracted is not None else None
 
 
 def free_port() -> int:
@@ -164,12 +133,3 @@ def free_port() -> int:
                 except OSError:
                     continue
         return port
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"lab: {what} not ready after {timeout:.0f} s")

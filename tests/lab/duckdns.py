@@ -1,22 +1,15 @@
-"""A DuckDNS-compatible API in the lab that writes into the lab BIND (zone duckdns.test)."""
+"""A DuckDNS-compatible API in the lab that writes into the lab BIND (compose service
+`duckdns`; its zone and account's subnames are in compose.yml)."""
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import docker
 import requests
-from docker.models.containers import Container
 
 from tests.lab.bind import LabDns
-from tests.lab.docker_lab import Lab, build_lab_image, host_port, run_lab_container, wait_until
-
-DUCKDNS_INDEX = 54
-DUCKDNS_ZONE = "duckdns.test"
-# The lab account's subnames: one per test area, so areas do not overwrite each other.
-DUCKDNS_DOMAINS = ("mailsh", "acme", "checks", "spare")
+from tests.lab.compose import Lab
 
 
 @dataclass
@@ -28,7 +21,6 @@ class LabDuckDns:
     zone: str
     domains: tuple[str, ...]
     dns: LabDns
-    container: Container = field(repr=False)
 
     def dns_config(
         self,
@@ -50,37 +42,17 @@ class LabDuckDns:
         }
 
 
-def start_duckdns(client: docker.DockerClient, lab: Lab, lab_dns: LabDns) -> LabDuckDns:
-    image = build_lab_image(client, "duckdns")
-    token = secrets.token_hex(16)
-    container = run_lab_container(
-        client,
-        image,
-        lab,
-        role="duckdns",
-        ip=lab.ip(DUCKDNS_INDEX),
-        ports={"80/tcp": None},
-        environment={
-            "DUCKDNS_TOKEN": token,
-            "DUCKDNS_DOMAINS": ",".join(DUCKDNS_DOMAINS),
-            "DUCKDNS_ZONE": DUCKDNS_ZONE,
-            "BIND_SERVER": lab_dns.ip,
-            "BIND_PORT": "53",
-            "TSIG_NAME": lab_dns.tsig_name,
-            "TSIG_SECRET": lab_dns.tsig_secret,
-            "TSIG_ALGORITHM": lab_dns.tsig_algorithm,
-        },
-    )
-    url = f"http://127.0.0.1:{host_port(container, '80/tcp')}"
+def wait_for_duckdns(lab: Lab, lab_dns: LabDns) -> LabDuckDns:
+    """The API, once it answers its health check on its published port."""
+    env = lab.environment("duckdns")
+    url = f"http://127.0.0.1:{lab.port('duckdns', 80)}"
 
     def answers() -> bool:
         try:
             return requests.get(f"{url}/health", timeout=1).text == "OK"
         except requests.RequestException:
-            container.reload()
-            if container.status == "exited":
-                raise RuntimeError(container.logs().decode()) from None
             return False
 
-    wait_until(answers, 30, "DuckDNS API")
-    return LabDuckDns(url, token, DUCKDNS_ZONE, DUCKDNS_DOMAINS, lab_dns, container)
+    lab.wait_ready("duckdns", answers, 30)
+    domains = tuple(env["DUCKDNS_DOMAINS"].split(","))
+    return LabDuckDns(url, env["DUCKDNS_TOKEN"], env["DUCKDNS_ZONE"], domains, lab_dns)

@@ -25,9 +25,9 @@ from tests.fixtures.server import (
     write_config,
 )
 from tests.lab.bind import DNSBL_ZONE, LabDns
-from tests.lab.docker_lab import Lab
+from tests.lab.compose import Lab
 from tests.lab.pebble import LabPebble
-from tests.lab.receiver import IMAP_PASSWORD, MAILBOX, LabReceiver
+from tests.lab.receiver import MAILBOX, LabReceiver
 from tests.lab.zones import LabZones
 
 LAB_SERVER_INDEX = 62
@@ -101,7 +101,7 @@ def lab_mail_server(
     env = {
         TSIG_ENV: lab_dns.tsig_secret,
         "GNUPGHOME": str(signer.home),
-        IMAP_PASSWORD_ENV: IMAP_PASSWORD,
+        IMAP_PASSWORD_ENV: receiver.imap_password,
         "SSL_CERT_FILE": str(receiver.ca_bundle),
     }
     settings = load_settings(config_path, environ={})

@@ -1,28 +1,23 @@
 """Pebble in the lab: an ACME server whose DNS-01 checks ask the lab BIND.
 
-Debian's pebble package ships no certificate for its HTTPS listener: one is
-made here with `cryptography` (a throwaway CA), and the client trusts that CA
-through `[acme] ca_bundle`. Pebble's own issuing root comes from its
-management endpoint (`/roots/0`).
+Debian's pebble package ships no certificate for its HTTPS listener: the container
+makes one at start with a throwaway CA (tests/lab/lab-cert.sh), which the client trusts
+through `[acme] ca_bundle`. Pebble's own issuing root comes from its management
+endpoint (`/roots/0`).
 """
 
 from __future__ import annotations
 
-import json
 import ssl
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import docker
+from tests.lab.compose import Lab
 
-from tests.lab.bind import LabDns
-from tests.lab.docker_lab import Lab, build_lab_image, host_port, run_lab_container, wait_until
-from tests.lab.lab_ca import LabCa
-
-PEBBLE_INDEX = 60
 ACME_PORT = 14000
 MANAGEMENT_PORT = 15000
+LISTENER_CA = "/lab/ca.pem"
 
 
 @dataclass
@@ -32,9 +27,8 @@ class LabPebble:
     directory: str
     management: str
     ca_bundle: Path
-    container: docker.models.containers.Container = field(repr=False)
     # The directory as seen on the lab network (from the operator and mail containers).
-    lab_directory: str = ""
+    lab_directory: str
 
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_bundle))
@@ -47,76 +41,29 @@ class LabPebble:
             return bytes(response.read())
 
 
-def _listener_certificate(directory: Path, lab_ip: str) -> Path:
-    """A CA and a server certificate for 127.0.0.1/localhost/pebble and its lab address;
-    returns the CA file."""
-    ca = LabCa.create()
-    names = ["pebble", "localhost", "127.0.0.1", lab_ip]
-    chain, key = ca.issue(names, days=2, directory=directory)
-    chain.rename(directory / "cert.pem")
-    key.rename(directory / "key.pem")
-    (directory / "key.pem").chmod(0o644)  # read by pebble in the container
-    return ca.write_bundle(directory / "listener-ca.pem")
-
-
-def start_pebble(
-    client: docker.DockerClient,
-    lab: Lab,
-    dns: LabDns,
-    workdir: Path,
-    role: str = "pebble",
-    index: int = PEBBLE_INDEX,
-    validity_s: int | None = None,
-) -> LabPebble:
-    """Start Pebble on the lab network, validating DNS-01 against the lab BIND;
-    `validity_s` shortens the certificates it issues (renewal tests)."""
-    image = build_lab_image(client, "pebble")
-    ip = lab.ip(index)
-    ca_file = _listener_certificate(workdir, ip)
-    config: dict[str, dict[str, object]] = {
-        "pebble": {
-            "listenAddress": f"0.0.0.0:{ACME_PORT}",
-            "managementListenAddress": f"0.0.0.0:{MANAGEMENT_PORT}",
-            "certificate": "/lab/cert.pem",
-            "privateKey": "/lab/key.pem",
-            "httpPort": 5002,
-            "tlsPort": 5001,
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": False,
-        }
-    }
-    if validity_s is not None:
-        config["pebble"]["certificateValidityPeriod"] = validity_s
-    (workdir / "pebble.json").write_text(json.dumps(config, indent=2))
-    container = run_lab_container(
-        client,
-        image,
-        lab,
-        role=role,
-        ip=ip,
-        ports={f"{ACME_PORT}/tcp": None, f"{MANAGEMENT_PORT}/tcp": None},
-        volumes={str(workdir): {"bind": "/lab", "mode": "ro"}},
-        command=["-dnsserver", f"{dns.ip}:53"],
-    )
+def wait_for_pebble(lab: Lab, directory: Path, service: str = "pebble") -> LabPebble:
+    """The compose service `service` (`pebble`, or `pebble-short` whose certificates are
+    due for renewal as soon as issued), once its directory answers over HTTPS; the CA
+    of its listener is copied to `directory`."""
     pebble = LabPebble(
-        directory=f"https://127.0.0.1:{host_port(container, f'{ACME_PORT}/tcp')}/dir",
-        management=f"https://127.0.0.1:{host_port(container, f'{MANAGEMENT_PORT}/tcp')}",
-        ca_bundle=ca_file,
-        container=container,
-        lab_directory=f"https://{ip}:{ACME_PORT}/dir",
+        directory=f"https://127.0.0.1:{lab.port(service, ACME_PORT)}/dir",
+        management=f"https://127.0.0.1:{lab.port(service, MANAGEMENT_PORT)}",
+        ca_bundle=directory / "listener-ca.pem",
+        lab_directory=f"https://{lab.address(service)}:{ACME_PORT}/dir",
     )
 
     def answers() -> bool:
+        ca = lab.read(service, LISTENER_CA)
+        if ca is None:
+            return False
+        pebble.ca_bundle.write_bytes(ca)
         try:
             with urllib.request.urlopen(  # noqa: S310 - fixed https URL of the lab
                 pebble.directory, context=pebble._context(), timeout=1
             ):
                 return True
         except OSError:
-            container.reload()
-            if container.status == "exited":
-                raise RuntimeError(container.logs().decode()) from None
             return False
 
-    wait_until(answers, 30, "Pebble")
+    lab.wait_ready(service, answers, 30)
     return pebble

@@ -29,16 +29,17 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from docker.models.containers import Container
 from packaging.requirements import Requirement
 
+from tests.lab.compose import Lab
 from tests.lab.docker_lab import (
     LAB_ID,
     LAB_LABEL,
-    Lab,
     build_lab_image,
     free_port,
     lab_name,
+    read_container_file,
     run_lab_container,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_INDEX = 70
@@ -99,13 +100,9 @@ class RemoteLab:
         assert self.operator.put_archive(str(target.parent), buf.getvalue())
 
     def read(self, path: str) -> bytes:
-        chunks, _ = self.operator.get_archive(path)
-        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
-            member = tar.next()
-            assert member is not None
-            extracted = tar.extractfile(member)
-            assert extracted is not None
-            return extracted.read()
+        data = read_container_file(self.operator, path)
+        assert data is not None, f"no {path} in the operator container"
+        return data
 
 
 def _requirement_closure(names: list[str]) -> list[importlib.metadata.Distribution]:
@@ -234,7 +231,7 @@ def remote_lab(client: docker.DockerClient, lab: Lab) -> Iterator[RemoteLab]:
     operator = None
     try:
         image = build_lab_image(client, "operator", extra=operator_packages())
-        operator = run_lab_container(client, image, lab, "operator", lab.ip(OPERATOR_INDEX))
+        operator = run_lab_container(client, image, lab.network, "operator", lab.ip(OPERATOR_INDEX))
         known = f"[{host}]:{port} {host_public}\n".encode()
         operator.put_archive(
             "/root",
@@ -242,7 +239,7 @@ def remote_lab(client: docker.DockerClient, lab: Lab) -> Iterator[RemoteLab]:
         )
         operator.exec_run(["chmod", "700", "/root/.ssh"])
         operator.put_archive("/opt", mailsh_code())
-        wait_until(lambda: _accepts(host, port), 20, "sshd")
+        wait_until(lambda: _accepts(host, port), 20, "lab: sshd not accepting connections")
         yield RemoteLab(f"ssh://root@{host}:{port}", host, operator, sshd)
     finally:
         for container in (operator, sshd):

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Start the verifiers, IMAP and postfix; LAB_DNS is the lab BIND's address.
 set -e
+lab-cert /lab/tls 127.0.0.1 mx.client.test
 mkdir -p /etc/opendkim
 # unbound answers NXDOMAIN for the special-use name test. unless told otherwise.
 cat > /etc/opendkim/unbound.conf <<CONF
