@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import docker  # noqa: E402
 import tomli_w  # noqa: E402
 
+from mailsh_server.protocol import REPLY_MAILBOX_MODULE  # noqa: E402
 from provision.client import keys  # noqa: E402
 from provision.client.request_mail import address_message  # noqa: E402
 from provision.client.send import signed_request  # noqa: E402
@@ -51,7 +52,7 @@ class ReplyWatch:
         self.cond = threading.Condition()
         api = container.client.api
         exec_id = api.exec_create(
-            container.id, ["python3", "-u", "-m", "mailsh_server.reply_mailbox", "--follow"]
+            container.id, ["python3", "-u", "-m", REPLY_MAILBOX_MODULE, "--follow"]
         )
         self._stream = api.exec_start(exec_id, stream=True)
         threading.Thread(target=self._read, daemon=True).start()

@@ -37,7 +37,7 @@ from mailsh_server.message import (
     protected_subject,
     signed_entity_body,
 )
-from mailsh_server.paths import SERVER_DIR, SERVER_SETTINGS
+from mailsh_server.paths import JOURNAL, SERVER_DIR, SERVER_SETTINGS
 from mailsh_server.reply import (
     encrypted_reply,
     notice_reply,
@@ -330,7 +330,7 @@ def handle_message(raw: bytes, keyring: Keyring | None = None) -> tuple[int, str
     started = time.monotonic()
     try:
         settings = load_settings(SERVER_SETTINGS)
-        journal = ReplayJournal(SERVER_DIR / "journal.sqlite3")
+        journal = ReplayJournal(JOURNAL)
         try:
             keyring = keyring or server_keyring()
             outcome = RequestHandler(settings, keyring, journal).handle(raw)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-STATE = Path("/var/lib/mailsh")
+from mailsh_server.protocol import JOURNAL_FILE, JOURNAL_SNAPSHOT_FILE, STATE_MOUNT
+
+STATE = Path(STATE_MOUNT)
+JOURNAL = STATE / JOURNAL_FILE
+JOURNAL_SNAPSHOT = STATE / JOURNAL_SNAPSHOT_FILE
 RENDERED = STATE / "rendered"
 SERVER_DIR = STATE / "server"
 RUN_DIR = Path("/run/mailsh")

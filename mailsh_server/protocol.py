@@ -35,6 +35,23 @@ HIDDEN_SUBJECT = "..."
 # which the container compares with what it applied.
 CONFIG_HASH_FILE = ".config-hash"
 
+# What the host runs inside the container (`docker exec`): python3 -m <module> ARGS.
+INSTALL_CONFIG_MODULE = "mailsh_server.install_config"  # --reload: apply shipped configs
+HEALTH_MODULE = "mailsh_server.health"  # exit 0 when healthy; --greet, --report
+SNAPSHOT_MODULE = "mailsh_server.snapshot"  # a consistent copy of the journal, for backups
+REPLY_MAILBOX_MODULE = "mailsh_server.reply_mailbox"  # --in-reply-to ID, --follow
+
+# The state volume inside the container, and the server's own files in it.
+STATE_MOUNT = "/var/lib/mailsh"
+JOURNAL_FILE = "server/journal.sqlite3"
+JOURNAL_SNAPSHOT_FILE = "backup/journal.sqlite3"
+
+
+def server_command(module: str, *args: str) -> list[str]:
+    """The argv that runs one of the server's entry points in the container."""
+    return ["python3", "-m", module, *args]
+
+
 CADDY_ADMIN_SOCKET = "/run/caddy-admin/admin.sock"
 # The root runner that starts a request's command (only the handler may connect).
 RUNNER_SOCKET = "/run/mailsh/runner/runner.sock"

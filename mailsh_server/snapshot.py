@@ -12,10 +12,10 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from mailsh_server.paths import SERVER_DIR, STATE
+from mailsh_server import paths
 
-JOURNAL = SERVER_DIR / "journal.sqlite3"
-SNAPSHOT = STATE / "backup" / "journal.sqlite3"
+JOURNAL = paths.JOURNAL
+SNAPSHOT = paths.JOURNAL_SNAPSHOT
 
 
 def snapshot(source: Path = JOURNAL, target: Path = SNAPSHOT) -> bool:

@@ -28,6 +28,8 @@ import docker
 import gnupg
 from docker.models.containers import Container
 
+from mailsh_server import protocol
+from mailsh_server.protocol import server_command
 from provision.config import Settings, load_settings
 from provision.container import (
     VOLUMES,
@@ -59,8 +61,8 @@ Progress = Callable[[str], None]
 FORMAT = 1
 MANIFEST = "mailsh-backup.json"
 CONFIG_MEMBER = "config/mailsh.toml"
-JOURNAL = "server/journal.sqlite3"
-SNAPSHOT = f"{STATE_MOUNT}/backup/journal.sqlite3"
+JOURNAL = protocol.JOURNAL_FILE
+SNAPSHOT = f"{STATE_MOUNT}/{protocol.JOURNAL_SNAPSHOT_FILE}"
 QUEUE_DIRS = frozenset(
     {"active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming"}
     | {"maildrop", "saved", "trace"}
@@ -219,7 +221,7 @@ def _nothing() -> Iterator[None]:
 
 
 def _journal_snapshot(container: Container) -> bytes | None:
-    code, out = exec_in(container, ["python3", "-m", "mailsh_server.snapshot"])
+    code, out = exec_in(container, server_command(protocol.SNAPSHOT_MODULE))
     if code != 0:
         raise BackupError(f"cannot copy the request journal: {out.strip()}")
     return read_file(container, SNAPSHOT) if out.startswith("snapshot") else None

@@ -13,6 +13,8 @@ import docker.errors
 from docker.models.containers import Container
 from docker.types import Ulimit
 
+from mailsh_server import protocol
+from mailsh_server.protocol import server_command
 from provision.config import Settings
 from provision.config_types import join_host_port
 from provision.digest import content_hash
@@ -178,7 +180,7 @@ def applied_config_hash(container: Container) -> str:
 
 
 def reload_config(container: Container) -> None:
-    code, out = exec_in(container, ["python3", "-m", "mailsh_server.install_config", "--reload"])
+    code, out = exec_in(container, server_command(protocol.INSTALL_CONFIG_MODULE, "--reload"))
     if code != 0:
         raise DockerError(f"reloading the configuration failed: {out.strip()}")
 
@@ -201,7 +203,7 @@ def greeting(container: Container, spec: RunSpec, engine: Engine) -> str:
     loopback of the engine's machine (unreachable from here), from inside the container."""
     if reachable_here(spec.bind, engine):
         return smtp_banner(published_host(spec.bind, engine), spec.smtp_port)
-    code, out = exec_in(container, ["python3", "-m", "mailsh_server.health", "--greet"])
+    code, out = exec_in(container, server_command(protocol.HEALTH_MODULE, "--greet"))
     if code != 0:
         raise OSError(out.strip() or "no SMTP greeting inside the container")
     return out.strip()
@@ -227,7 +229,7 @@ def wait_healthy(
             logs = container.logs(tail=15).decode(errors="replace").strip()
             raise HealthError(f"container {spec.name} exited during start-up:\n{logs}")
         if container.status == "running":
-            code, out = exec_in(container, ["python3", "-m", "mailsh_server.health"])
+            code, out = exec_in(container, server_command(protocol.HEALTH_MODULE))
             problem = out.strip()
             if code == 0:
                 try:

@@ -21,10 +21,11 @@ import docker.errors
 from docker.models.containers import Container
 
 from mailsh_acme.certificate import pem_not_after, still_usable
+from mailsh_server import protocol
 from provision.errors import DockerError
 from provision.state import StateDir, install_certificate
 
-STATE_MOUNT = "/var/lib/mailsh"
+STATE_MOUNT = protocol.STATE_MOUNT
 # What the operator owns in the volume (the container's install_config prunes only these).
 SHIPPED = ("rendered", "tls", "dkim", "trusted", "server-key", "secrets", "acme")
 MANIFEST = ".operator-files"

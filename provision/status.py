@@ -19,6 +19,7 @@ import docker
 from docker.models.containers import Container
 
 from mailsh_acme.certificate import pem_not_after
+from mailsh_server.protocol import HEALTH_MODULE, server_command
 from provision import dkim
 from provision.config import Settings
 from provision.container import exec_in, find_container
@@ -128,7 +129,7 @@ def server_status(
     state = container.attrs.get("State", {})
     report: dict[str, Any] = {}
     if container.status == "running":
-        code, out = exec_in(container, ["python3", "-m", "mailsh_server.health", "--report"])
+        code, out = exec_in(container, server_command(HEALTH_MODULE, "--report"))
         if code == 0:
             report = json.loads(out)
     log = container.logs(tail=LOG_TAIL, timestamps=True).decode(errors="replace")

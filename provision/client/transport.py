@@ -12,6 +12,7 @@ from email.message import Message
 import docker
 from imapclient import IMAPClient
 
+from mailsh_server.protocol import REPLY_MAILBOX_MODULE, server_command
 from provision.client.replies import EXIT_NO_REPLY
 from provision.config import Settings, secret
 from provision.config_types import join_host_port, split_host_port
@@ -80,15 +81,7 @@ def wait_local(
         raise ClientError(f"no container {settings.container_name} to read the reply from")
     code, out = exec_in(
         container,
-        [
-            "python3",
-            "-m",
-            "mailsh_server.reply_mailbox",
-            "--in-reply-to",
-            msg_id,
-            "--timeout",
-            str(timeout),
-        ],
+        server_command(REPLY_MAILBOX_MODULE, "--in-reply-to", msg_id, "--timeout", str(timeout)),
     )
     if code != 0:
         raise NoReply(out.strip() or f"no reply to {msg_id}")

@@ -18,6 +18,7 @@ import docker
 import pytest
 from cryptography import x509
 
+from mailsh_server.protocol import REPLY_MAILBOX_MODULE, server_command
 from tests.fixtures.acme import TSIG_ENV, starttls_certificate, trusting
 from tests.fixtures.gpg import GpgKeys
 from tests.fixtures.remote import (
@@ -148,15 +149,7 @@ def moved(
     # A request A accepts and answers before the move.
     raw = request(gpg_keys, "clearsign", "echo before the move >> /tmp/ran\n")
     msg_id = submit_to(a, raw)
-    reply = [
-        "python3",
-        "-m",
-        "mailsh_server.reply_mailbox",
-        "--in-reply-to",
-        msg_id,
-        "--timeout",
-        "30",
-    ]
+    reply = server_command(REPLY_MAILBOX_MODULE, "--in-reply-to", msg_id, "--timeout", "30")
     wait_for_output(a.container, reply, "X-Mailsh-Result: done")
     # A message still queued (local delivery held) when the backup is made.
     a.container.exec_run(["sh", "-c", "postconf -e defer_transports=local && postfix reload"])
