@@ -77,7 +77,7 @@ def main() -> int:
     SOCKET.unlink(missing_ok=True)
     with _Server(str(SOCKET), _Connection) as server:
         os.chmod(SOCKET, 0o660)
-        # python-gnupg runs `gpg --version` when constructed: once, not per request.
+        # One keyring object: its key listing is read before each fork (process_request).
         server.keyring = server_keyring()
         print(f"mailsh handler listening on {SOCKET}", flush=True)
         server.serve_forever()

@@ -111,19 +111,8 @@ def _headers_only(raw: bytes) -> Envelope:
 
 
 def _parse(raw: bytes) -> tuple[Envelope, Payload]:
-    """The request's envelope and OpenPGP payload, within the parse budget.
-
-    A mail the stdlib parser chokes on (any exception) is hostile or broken: refused.
-    """
-    try:
-        with time_budget():
-            request = parse_request(raw, MAX_REQUEST_BYTES)
-    except RequestRefused:
-        raise
-    except (BudgetExceeded, RecursionError, MemoryError) as e:
-        raise RequestRefused(f"unreadable mail ({type(e).__name__}: {e})") from None
-    except Exception as e:  # see the docstring
-        raise RequestRefused(f"unreadable mail ({type(e).__name__})") from None
+    """The request's envelope and OpenPGP payload."""
+    request = _within_budget(lambda data: parse_request(data, MAX_REQUEST_BYTES), raw, "mail")
     return request.envelope, request.payload
 
 
@@ -296,14 +285,18 @@ class RequestHandler:
         return outcome
 
 
-def _within_budget(parse: Callable[[bytes], _T], data: bytes) -> _T:
+def _within_budget(parse: Callable[[bytes], _T], data: bytes, what: str = "signed data") -> _T:
+    """`parse(data)` within the parse budget. Whatever makes the stdlib parser fail on
+    hostile data (any exception, a time-out, recursion, memory) is a refusal."""
     try:
         with time_budget():
             return parse(data)
     except RequestRefused:
         raise
-    except Exception as e:  # hostile data inside the signature or encryption
-        raise RequestRefused(f"unreadable signed data ({type(e).__name__})") from None
+    except (BudgetExceeded, RecursionError, MemoryError) as e:
+        raise RequestRefused(f"unreadable {what} ({type(e).__name__}: {e})") from None
+    except Exception as e:  # see the docstring
+        raise RequestRefused(f"unreadable {what} ({type(e).__name__})") from None
 
 
 def log(outcome: RequestOutcome, started: float) -> None:

@@ -26,7 +26,6 @@ class Verification:
 
     status: SignatureStatus
     signed: bytes
-    output_exceeded: bool = False
 
 
 def _died_at_start(run: GpgRun) -> bool:
@@ -58,10 +57,10 @@ class Keyring:
             status = SignatureStatus(False, "gpg took too long on this data")
         elif run.status_exceeded:
             status = SignatureStatus(False, "gpg's status channel overflowed")
-        elif run.output_exceeded or (run.returncode and len(run.output) >= self.max_output // 2):
+        elif run.output_exceeded:
             status = SignatureStatus(False, f"the signed data is over {self.max_output} bytes")
         signed = run.output if status.valid or status.decrypted else b""
-        return Verification(status, signed, run.output_exceeded)
+        return Verification(status, signed)
 
     def verify(self, payload: Payload) -> Verification:
         """Check the payload's one signature; the signed bytes when it is good."""
