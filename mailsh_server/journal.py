@@ -104,6 +104,10 @@ class ReplayJournal:
         entry = self.entry(digest)
         assert entry is not None
         if entry.finished:
+            if not entry.reply_sent and entry.owner_pid != os.getpid() and owner_alive(entry):
+                # Another handler is handing its reply over right now: a copy arriving
+                # meanwhile is a replay, not a failed send to repeat (no second reply).
+                return Claim.RUNNING
             return Claim.FINISHED
         if owner_alive(entry):
             return Claim.RUNNING

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import time
 from collections.abc import Callable
 from email import message_from_bytes, policy
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mailsh_server.handler import RequestHandler, RequestOutcome
-from mailsh_server.journal import ReplayJournal
+from mailsh_server.journal import ReplayJournal, process_start
 from mailsh_server.keyring import Keyring
 from mailsh_server.run import RunResult, run_command
 from mailsh_server.runner import RunnerUnavailable
@@ -333,3 +334,19 @@ def test_a_request_the_runner_could_not_start_runs_on_the_retry(
     server.handler.runner = real
     assert server.handle(raw).result == "accepted"
     assert counter.read_text() == "run\n"
+
+
+def test_a_copy_arriving_while_another_handler_sends_the_reply_gets_no_second_reply(
+    server: Server, gpg_keys: GpgKeys, journal: ReplayJournal
+) -> None:
+    raw = request(gpg_keys, "clearsign", "echo once\n")
+    assert server.handle(raw).result == "accepted"
+    # As if another, live handler had run it and were still handing its reply over.
+    journal._db.execute(
+        "UPDATE requests SET reply_sent = 0, owner_pid = ?, owner_started = ?",
+        (os.getppid(), process_start(os.getppid())),
+    )
+    outcome = server.handle(raw)
+    assert outcome.result == "refused"
+    assert "replay" in outcome.reason
+    assert len(server.sent) == 2  # the first reply, and the refusal to the known signer
