@@ -3,12 +3,21 @@
 It makes each request run at most once: a signature seen before is refused,
 and a request whose handler died mid-run is answered "interrupted", never
 re-run. Kept in the state volume, owned by the handler's user.
+
+Handlers write side by side. Each write holds an flock on `<journal>-lock`, so
+SQLite never finds its own lock taken: its busy handler would sleep 1, 2, 5,
+10... ms between retries, which under a burst of 20 concurrent requests cost
+more than the requests themselves (p90 17-26 ms per write). A waiter on the
+flock is woken the moment the holder releases it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -28,7 +37,8 @@ CREATE TABLE IF NOT EXISTS requests (
     outcome TEXT,
     reply BLOB,
     reply_sent INTEGER NOT NULL DEFAULT 0
-)
+);
+CREATE INDEX IF NOT EXISTS requests_signed_at ON requests (signed_at);
 """
 
 
@@ -65,13 +75,29 @@ def owner_alive(entry: Entry) -> bool:
 class ReplayJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        self._lock = os.open(f"{path}-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            with self._writing():
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            os.close(self._lock)
+            raise
 
     def close(self) -> None:
         self._db.close()
+        os.close(self._lock)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One writer at a time, across processes (see the module's docstring)."""
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
 
     def entry(self, digest: str) -> Entry | None:
         row = self._db.execute(
@@ -92,6 +118,12 @@ class ReplayJournal:
         self, digest: str, signer: str, signed_at: int, message_id: str | None, now: float
     ) -> Claim:
         """Record the start of a request; say what to do if it was seen before."""
+        with self._writing():
+            return self._claim(digest, signer, signed_at, message_id, now)
+
+    def _claim(
+        self, digest: str, signer: str, signed_at: int, message_id: str | None, now: float
+    ) -> Claim:
         pid = os.getpid()
         cur = self._db.execute(
             "INSERT OR IGNORE INTO requests"
@@ -121,27 +153,31 @@ class ReplayJournal:
 
     def release(self, digest: str) -> None:
         """Forget a claim whose command never started (this process's own, unfinished)."""
-        self._db.execute(
-            "DELETE FROM requests WHERE digest = ? AND owner_pid = ? AND finished_at IS NULL",
-            (digest, os.getpid()),
-        )
+        with self._writing():
+            self._db.execute(
+                "DELETE FROM requests WHERE digest = ? AND owner_pid = ? AND finished_at IS NULL",
+                (digest, os.getpid()),
+            )
 
     def finish(self, digest: str, outcome: str, reply: bytes, now: float) -> None:
-        self._db.execute(
-            "UPDATE requests SET finished_at = ?, outcome = ?, reply = ? WHERE digest = ?",
-            (now, outcome, reply, digest),
-        )
+        with self._writing():
+            self._db.execute(
+                "UPDATE requests SET finished_at = ?, outcome = ?, reply = ? WHERE digest = ?",
+                (now, outcome, reply, digest),
+            )
 
     def reply_sent(self, digest: str) -> None:
-        self._db.execute(
-            "UPDATE requests SET reply_sent = 1, reply = NULL WHERE digest = ?", (digest,)
-        )
+        with self._writing():
+            self._db.execute(
+                "UPDATE requests SET reply_sent = 1, reply = NULL WHERE digest = ?", (digest,)
+            )
 
     def prune(self, now: float, max_age_s: int) -> int:
         """Forget finished entries whose signatures are too old to pass the age rule anyway."""
-        cur = self._db.execute(
-            "DELETE FROM requests WHERE finished_at IS NOT NULL AND reply_sent = 1"
-            " AND signed_at < ?",
-            (now - max_age_s - 2 * CLOCK_SKEW_S,),
-        )
+        with self._writing():
+            cur = self._db.execute(
+                "DELETE FROM requests WHERE signed_at < ? AND finished_at IS NOT NULL"
+                " AND reply_sent = 1",
+                (now - max_age_s - 2 * CLOCK_SKEW_S,),
+            )
         return cur.rowcount
