@@ -22,7 +22,7 @@ import sys
 from typing import Any
 
 from mailsh_server import lmtp
-from mailsh_server.handler import MAX_REQUEST_BYTES, handle_message, server_keyring
+from mailsh_server.handler import MAX_REQUEST_BYTES, Session, handle_message, server_keyring
 from mailsh_server.keyring import Keyring
 from mailsh_server.limits import limit_child_memory
 from mailsh_server.paths import RUN_DIR
@@ -34,14 +34,20 @@ class _Connection(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         server = self.server
         assert isinstance(server, _Server)
-        keyring = server.keyring
-        lmtp.serve(
-            self.rfile,
-            self.wfile,
-            lambda raw: handle_message(raw, keyring),
-            MAX_REQUEST_BYTES + 1,
-            socket.gethostname(),
-        )
+        session = Session(server.keyring)
+        try:
+            lmtp.serve(
+                self.rfile,
+                self.wfile,
+                lambda raw: handle_message(raw, session),
+                MAX_REQUEST_BYTES + 1,
+                socket.gethostname(),
+                # Between requests, after the answer: what one request left in cycles
+                # is freed before the next (the child serves up to 50).
+                answered=gc.collect,
+            )
+        finally:
+            session.close()
 
 
 class _Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
@@ -65,8 +71,9 @@ class _Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # In the forked child, which exits after its connection (postfix reuses one
-        # for at most lmtp_connection_reuse_count_limit requests): no collections,
-        # and a bounded address space (a mail built to explode is a MemoryError).
+        # for at most lmtp_connection_reuse_count_limit requests): no collections
+        # while a request is handled (one runs after each answer), and a bounded
+        # address space (a mail built to explode is a MemoryError).
         gc.disable()
         limit_child_memory()
         super().finish_request(request, client_address)

@@ -39,6 +39,7 @@ from mailsh_server.message import (
 )
 from mailsh_server.paths import JOURNAL, SERVER_DIR, SERVER_SETTINGS
 from mailsh_server.reply import (
+    Outbox,
     encrypted_reply,
     notice_reply,
     notice_reply_like,
@@ -315,21 +316,57 @@ def server_keyring() -> Keyring:
     return Keyring(SERVER_DIR / "gnupg")
 
 
-def handle_message(raw: bytes, keyring: Keyring | None = None) -> tuple[int, str]:
+class Session:
+    """What a handler child keeps across the requests of its LMTP connection: the
+    keyring, the journal (opened and pruned on first use) and the SMTP connection
+    replies go out on. Closed when the connection ends."""
+
+    def __init__(self, keyring: Keyring | None = None) -> None:
+        self.keyring = keyring or server_keyring()
+        self.outbox = Outbox()
+        self._journal: ReplayJournal | None = None
+
+    def journal(self, settings: ServerSettings) -> ReplayJournal:
+        if self._journal is None:
+            journal = ReplayJournal(JOURNAL)
+            try:
+                journal.prune(time.time(), settings.policy.max_age_s)
+            except BaseException:
+                journal.close()
+                raise
+            self._journal = journal
+        return self._journal
+
+    def close(self) -> None:
+        """Let go of the journal and the SMTP connection (reopened when used again)."""
+        journal, self._journal = self._journal, None
+        try:
+            if journal is not None:
+                journal.close()
+        finally:
+            self.outbox.close()
+
+
+def handle_message(raw: bytes, session: Session | None = None) -> tuple[int, str]:
     """One request, start to finish; an exit status (0 or 75) and a reason for postfix.
 
     `handle` turns everything wrong with the mail into a refusal; what escapes it is
-    the server's own trouble (settings, journal, gpg, the reply's SMTP hand-off)."""
+    the server's own trouble (settings, journal, gpg, the reply's SMTP hand-off).
+    Without a `session`, one is opened for this request alone."""
     started = time.monotonic()
+    own = session is None
     try:
-        settings = load_settings(SERVER_SETTINGS)
-        journal = ReplayJournal(JOURNAL)
+        session = session or Session()
         try:
-            keyring = keyring or server_keyring()
-            outcome = RequestHandler(settings, keyring, journal).handle(raw)
-            journal.prune(time.time(), settings.policy.max_age_s)
-        finally:
-            journal.close()
+            settings = load_settings(SERVER_SETTINGS)
+            journal = session.journal(settings)
+            handler = RequestHandler(settings, session.keyring, journal, sender=session.outbox.send)
+            outcome = handler.handle(raw)
+        except BaseException:
+            session.close()  # start afresh: the journal or the connection may be broken
+            raise
+        if own:
+            session.close()
     except Exception as e:  # keep the message queued, retry later
         syslog.syslog(syslog.LOG_ERR, f"temporary failure, postfix will retry: {e!r}")
         return EX_TEMPFAIL, f"temporary failure: {type(e).__name__}"

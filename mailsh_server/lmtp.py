@@ -50,9 +50,16 @@ def reply_for(code: int, reason: str) -> bytes:
 
 
 def serve(
-    rfile: BufferedIOBase, wfile: BufferedIOBase, deliver: Deliver, limit: int, name: str
+    rfile: BufferedIOBase,
+    wfile: BufferedIOBase,
+    deliver: Deliver,
+    limit: int,
+    name: str,
+    answered: Callable[[], object] = lambda: None,
 ) -> int:
-    """One LMTP connection, until QUIT or EOF; how many messages were handled."""
+    """One LMTP connection, until QUIT or EOF; how many messages were handled.
+
+    `answered` runs after each answer has gone out, before the next command."""
 
     def say(text: str) -> None:
         wfile.write(text.encode() + b"\r\n")
@@ -90,6 +97,7 @@ def serve(
             wfile.write(answer * recipients)
             wfile.flush()
             handled += 1
+            answered()
             sender, recipients = False, 0
         elif verb == b"RSET":
             sender, recipients = False, 0

@@ -255,12 +255,55 @@ def signed_reply(msg: EmailMessage, sign: Callable[[bytes], tuple[bytes, str]]) 
 
 
 def send(message: bytes, to: str) -> None:
-    """Hand a reply to the local postfix over SMTP (opendkim signs it on the way out).
+    """Hand one reply to the local postfix over SMTP, on a connection of its own."""
+    outbox = Outbox()
+    try:
+        outbox.send(message, to)
+    finally:
+        outbox.close()
+
+
+class Outbox:
+    """Hands replies to the local postfix over SMTP (opendkim signs them on the way out).
 
     The envelope sender is null, as RFC 3834 asks of automatic replies: a
     bounce can never loop back into the request handler. SMTP on 127.0.0.1
     rather than sendmail(1): postfix's single pickup process would queue a
-    burst of replies one by one.
+    burst of replies one by one. One connection serves every reply of a
+    handler child: connecting, the greeting and EHLO cost as much as handing
+    over the reply. A connection found closed before a reply (NOOP) is
+    replaced; a failure during one is not retried here: the request stays
+    queued in postfix and its journaled reply goes out on the retry.
     """
-    with smtplib.SMTP(LOCAL_SMTP, 25, timeout=60) as smtp:
-        smtp.sendmail("", [to], message)
+
+    def __init__(self, host: str = LOCAL_SMTP, port: int = 25) -> None:
+        self.host, self.port = host, port
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            try:
+                if self._smtp.noop()[0] == 250:
+                    return self._smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.close()
+        self._smtp = smtplib.SMTP(self.host, self.port, timeout=60)
+        return self._smtp
+
+    def send(self, message: bytes, to: str) -> None:
+        smtp = self._connection()
+        try:
+            smtp.sendmail("", [to], message)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
