@@ -4,10 +4,12 @@ The handler (user mailsh-server) verifies a request and asks this daemon, over a
 UNIX socket only its group can reach, to run the signed text as `run_as`. The
 runner checks who asks (SO_PEERCRED: mailsh-server or root), that `run_as` is one
 of the configured users and never root or a service account, and that every
-number is in range; then it forks a child that runs the command
+number is in range; then a thread of its own runs the command
 (`sandbox.run_sandboxed`) and sends back the result. It replaces sudo and a
 shell script: one fork and one exec of bash per request instead of sudo, PAM,
-two shells and coreutils.
+two shells and coreutils. Threads rather than a forked child per request: the
+fork of a Python process, its page copies and its exit cost about as much as
+the command (runner round trip 6.7 -> 4 ms).
 
 Wire format (both ways): a JSON line (at most 4 KiB), then the byte strings whose
 lengths it names. Request: {"run_as", "timeout_s", "max_output_bytes", "limits",
@@ -26,6 +28,7 @@ import socket
 import socketserver
 import struct
 import sys
+import threading
 from dataclasses import asdict
 from io import BufferedIOBase
 from pathlib import Path
@@ -182,11 +185,31 @@ class _Connection(socketserver.StreamRequestHandler):
         write_result(self.wfile, run_sandboxed(command, user, timeout_s, cap, limits))
 
 
-class _Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
-    """A child per request: requests run side by side, and one crashing affects no other."""
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """A thread per request, at most `MAX_RUNNING` at once: requests run side by side."""
 
     request_queue_size = 128
-    max_children = 256
+    daemon_threads = True
+    block_on_close = False
+    MAX_RUNNING = 256
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(self.MAX_RUNNING)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._slots.acquire()  # beyond MAX_RUNNING, the next waits in the listen queue
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 def main() -> int:

@@ -1,11 +1,15 @@
 """Run one verified command: bash as its user, fresh directory, bounded, output capped.
 
-The command runs as `bash --noprofile --norc FILE` (one shell, nothing else started) in
-a new session, in a fresh temporary directory it owns, with a minimal environment, no
-stdin, and ulimits (soft = hard, so it cannot raise them) on the processes of its user,
-its address space, the size of any file it writes and its CPU time. After `timeout_s`,
-or as soon as bash exits, the whole process group is killed. The resident runner
-(`mailsh_server.runner`, root) calls this for the handler; tests call it directly.
+The command runs in one `bash --noprofile --norc` (nothing else started), in a new
+session, in a fresh temporary directory it owns, with a minimal environment, no
+stdin, and ulimits (soft = hard, so it cannot raise them) on the processes of its
+user, its address space, the size of any file it writes and its CPU time. bash sets
+the ulimits itself (`PRELUDE`) before it reads a byte of the command, which it then
+sources from its file: the resident runner is threaded, and a preexec function is
+neither safe in a threaded process nor cheap (it forces a full fork). After
+`timeout_s`, or as soon as bash exits, the whole process group is killed. The
+resident runner (`mailsh_server.runner`, root) calls this for the handler; tests
+call it directly.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import resource
 import selectors
 import shutil
 import signal
@@ -27,6 +30,11 @@ BASH = "/bin/bash"
 KILLED = 137  # 128 + SIGKILL: what a command killed at its timeout exits with
 GRACE_S = 10.0
 COMMAND_FILE = ".mailsh-command.sh"
+# Fixed text: only whole numbers from CommandLimits go into it. -v and -f count KiB.
+PRELUDE = (
+    "ulimit -HS -u {processes} -v {memory_kb} -f {file_kb} -t {cpu_s} -c 0 || exit 126\n"
+    f". ./{COMMAND_FILE}\n"
+)
 
 
 @dataclass(frozen=True)
@@ -91,16 +99,10 @@ def _drain(proc: subprocess.Popen[bytes], limit: int, deadline: float) -> tuple[
     return tuple(Captured(bytes(kept[fd]), total[fd]) for fd in fds)
 
 
-def _limiter(limits: CommandLimits) -> None:
-    """In the command's process, before exec: its ulimits, soft and hard."""
-    for limit, value in (
-        (resource.RLIMIT_NPROC, limits.processes),
-        (resource.RLIMIT_AS, limits.memory_kb * 1024),
-        (resource.RLIMIT_FSIZE, limits.file_kb * 1024),
-        (resource.RLIMIT_CPU, limits.cpu_s),
-        (resource.RLIMIT_CORE, 0),
-    ):
-        resource.setrlimit(limit, (value, value))
+def bash_argv(limits: CommandLimits) -> list[str]:
+    """bash: set the ulimits, then source the command file (as `$0`, like `bash FILE`)."""
+    numbers = {name: int(getattr(limits, name)) for name in CommandLimits.__annotations__}
+    return [BASH, "--noprofile", "--norc", "-c", PRELUDE.format(**numbers), COMMAND_FILE]
 
 
 def _kill_group(pgid: int) -> None:
@@ -142,14 +144,13 @@ def run_sandboxed(
         }
         started = time.monotonic()
         proc = subprocess.Popen(
-            [BASH, "--noprofile", "--norc", COMMAND_FILE],
+            bash_argv(limits),
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=lambda: _limiter(limits),
             user=account.pw_uid if switch else None,
             group=account.pw_gid if switch else None,
             extra_groups=[] if switch else None,
