@@ -1,8 +1,8 @@
-"""Read the local-mode reply mailbox (mailsh-replies): for `invoke send --wait` and benchmarks.
+"""Read the local-mode reply mailbox (mailsh-replies) for `invoke send --wait`.
 
 `--in-reply-to ID` prints the first reply to that Message-ID (waiting up to
-`--timeout`); `--follow` prints `<unix time> <In-Reply-To>` for each reply as
-it arrives, so a host-side benchmark can time deliveries.
+`--timeout`). (The round-trip benchmark times replies with a watcher of its own,
+`benchmarks/mailbox_watch.py`.)
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ import itertools
 import re
 import sys
 import time
-from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
 
 MAILBOX = Path("/var/mail/mailsh-replies")
 _FROM_LINE = re.compile(rb"^From \S+ ", re.M)
-POLL_S = 0.002
 
 
 def split_mbox(data: bytes) -> list[bytes]:
@@ -38,29 +36,6 @@ def in_reply_to(message: bytes) -> str:
     return " ".join(str(header).split()) if header else ""
 
 
-def follow(mailbox: Path) -> Iterator[tuple[float, bytes]]:
-    offset = mailbox.stat().st_size if mailbox.exists() else 0
-    while True:
-        try:
-            # Polled every few ms: open and read only once the mailbox has grown.
-            if mailbox.stat().st_size <= offset:
-                time.sleep(POLL_S)
-                continue
-            with mailbox.open("rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except FileNotFoundError:
-            data = b""
-        messages = split_mbox(data) if data else []
-        now = time.time()
-        for message in messages:
-            yield now, message
-        if messages:
-            starts = [m.start() for m in _FROM_LINE.finditer(data)]
-            offset += starts[len(messages)] if len(messages) < len(starts) else len(data)
-        time.sleep(POLL_S)
-
-
 def find_reply(mailbox: Path, message_id: str) -> bytes | None:
     if not mailbox.exists():
         return None
@@ -74,11 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--in-reply-to")
     parser.add_argument("--timeout", type=float, default=60.0)
-    parser.add_argument("--follow", action="store_true")
     args = parser.parse_args(argv)
-    if args.follow:
-        for when, message in follow(MAILBOX):
-            print(f"{when:.6f} {in_reply_to(message)}", flush=True)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         reply = find_reply(MAILBOX, args.in_reply_to)
