@@ -49,7 +49,8 @@ from mailsh_server.reply import (
     signed_reply,
 )
 from mailsh_server.run import CommandLimits, RunResult, run_command
-from mailsh_server.runner import RunnerError, RunnerUnavailable
+from mailsh_server.runner import RunnerError, RunnerLost, RunnerUnavailable
+from mailsh_server.sandbox import NotStarted
 from mailsh_server.settings import ServerSettings, load_settings
 from mailsh_server.verify import Accepted, accept
 
@@ -233,6 +234,21 @@ class RequestHandler:
             text = f"mailsh ran the request, but cannot encrypt the output to your key: {e}"
             return self._sign(notice_reply_like(reply, text))
 
+    def _interrupted(
+        self, envelope: Envelope, accepted: Accepted, who: str
+    ) -> tuple[bytes, RequestOutcome]:
+        """Journal a request whose run was cut off (`who` stopped while it ran) as finished:
+        its reply says so, and it is never run again."""
+        text = (
+            f"mailsh: this request was interrupted ({who} stopped while it ran) "
+            "and is not re-run.\nCheck its effects and send a new request if needed."
+        )
+        to, digest = accepted.reply_address, accepted.digest
+        reply = self._sign(notice_reply(envelope, self.settings.recipient, to, "interrupted", text))
+        self.journal.finish(digest, "interrupted", reply, self.clock())
+        reason = "interrupted, not re-run"
+        return reply, RequestOutcome("interrupted", reason, accepted.signer, digest, to)
+
     def _execute(self, envelope: Envelope, accepted: Accepted, encrypted: bool) -> RequestOutcome:
         sender = self.settings.recipient
         digest, signer, to = accepted.digest, accepted.signer, accepted.reply_address
@@ -250,37 +266,37 @@ class RequestHandler:
                 "answered", "reply sent again after a failed send", signer, digest, to
             )
         if claim == Claim.INTERRUPTED:
-            text = (
-                "mailsh: this request was interrupted (the handler stopped while it ran) "
-                "and is not re-run.\nCheck its effects and send a new request if needed."
-            )
-            reply = self._sign(notice_reply(envelope, sender, to, "interrupted", text))
-            self.journal.finish(digest, "interrupted", reply, self.clock())
-            outcome = RequestOutcome("interrupted", "interrupted, not re-run", signer, digest, to)
+            reply, outcome = self._interrupted(envelope, accepted, "the handler")
         else:
             s = self.settings
             try:
                 run = self.runner(
                     accepted.command, accepted.run_as, s.timeout_s, s.max_output_bytes, s.limits
                 )
-            except (RunnerUnavailable, RunnerError):
+            except (RunnerUnavailable, RunnerError, NotStarted):
                 # Nothing started: forget the claim, so that postfix's retry runs it.
                 self.journal.release(digest)
                 raise
-            result = result_reply(envelope, sender, to, run, accepted.cuts, s.inline_output_bytes)
-            reply = self._seal(result, signer) if encrypted else self._sign(result)
-            self.journal.finish(digest, f"exit {run.exit_status}", reply, self.clock())
-            reason = "timed out" if run.timed_out else "ran"
-            outcome = RequestOutcome(
-                "accepted",
-                reason,
-                signer,
-                digest,
-                to,
-                run.exit_status,
-                accepted.cuts,
-                accepted.request_id,
-            )
+            except RunnerLost as e:  # it may have run: answered, never run again
+                syslog.syslog(syslog.LOG_ERR, f"request {digest[:16]}: {e}")
+                reply, outcome = self._interrupted(envelope, accepted, "the command runner")
+            else:
+                result = result_reply(
+                    envelope, sender, to, run, accepted.cuts, s.inline_output_bytes
+                )
+                reply = self._seal(result, signer) if encrypted else self._sign(result)
+                self.journal.finish(digest, f"exit {run.exit_status}", reply, self.clock())
+                reason = "timed out" if run.timed_out else "ran"
+                outcome = RequestOutcome(
+                    "accepted",
+                    reason,
+                    signer,
+                    digest,
+                    to,
+                    run.exit_status,
+                    accepted.cuts,
+                    accepted.request_id,
+                )
         self.sender(reply, to)
         self.journal.reply_sent(digest)
         return outcome

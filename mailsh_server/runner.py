@@ -36,7 +36,7 @@ from typing import Any
 
 from mailsh_server.paths import SERVER_SETTINGS
 from mailsh_server.protocol import RUNNER_SOCKET, run_as_problem
-from mailsh_server.sandbox import Captured, CommandLimits, RunResult, run_sandboxed
+from mailsh_server.sandbox import Captured, CommandLimits, NotStarted, RunResult, run_sandboxed
 
 MAX_HEADER = 4096
 MAX_COMMAND = 4 * 2**20
@@ -57,6 +57,11 @@ class RunnerError(Exception):
 
 class RunnerUnavailable(OSError):
     """The runner cannot be reached: nothing was started (the server's own trouble)."""
+
+
+class RunnerLost(Exception):
+    """The runner took the request but gave no result (it stopped, or the connection
+    broke): the command may have run, so it must not run again."""
 
 
 def _read_header(rfile: BufferedIOBase) -> dict[str, Any]:
@@ -120,19 +125,30 @@ def write_result(wfile: BufferedIOBase, result: RunResult) -> None:
 
 
 def read_result(rfile: BufferedIOBase) -> RunResult:
-    """The runner's answer, as the handler reads it."""
-    header = _read_header(rfile)
+    """The runner's answer, as the handler reads it.
+
+    RunnerError: the runner refused, before starting anything. RunnerLost: no
+    complete answer, so the command may have run."""
+    try:
+        header = _read_header(rfile)
+    except (RunnerError, OSError) as e:
+        raise RunnerLost(f"no answer from the command runner: {e}") from e
     if "error" in header:
         raise RunnerError(str(header["error"]))
-    stdout = rfile.read(int(header["stdout"]))
-    stderr = rfile.read(int(header["stderr"]))
-    return RunResult(
-        int(header["exit_status"]),
-        float(header["duration_s"]),
-        Captured(stdout, int(header["stdout_total"])),
-        Captured(stderr, int(header["stderr_total"])),
-        bool(header["timed_out"]),
-    )
+    try:
+        stdout = rfile.read(int(header["stdout"]))
+        stderr = rfile.read(int(header["stderr"]))
+        if len(stdout) != int(header["stdout"]) or len(stderr) != int(header["stderr"]):
+            raise ValueError("answer cut short")
+        return RunResult(
+            int(header["exit_status"]),
+            float(header["duration_s"]),
+            Captured(stdout, int(header["stdout_total"])),
+            Captured(stderr, int(header["stderr_total"])),
+            bool(header["timed_out"]),
+        )
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise RunnerLost(f"no answer from the command runner: {e!r}") from e
 
 
 def ask_runner(
@@ -180,9 +196,20 @@ class _Connection(socketserver.StreamRequestHandler):
             command = self.rfile.read(length).decode("utf-8")
             user, timeout_s, cap, limits = check_request(header, allowed_users())
         except (RunnerError, UnicodeDecodeError, OSError, KeyError, ValueError) as e:
-            self.wfile.write(json.dumps({"error": str(e)[:300]}).encode() + b"\n")
+            self._refuse(str(e))
             return
-        write_result(self.wfile, run_sandboxed(command, user, timeout_s, cap, limits))
+        try:
+            result = run_sandboxed(command, user, timeout_s, cap, limits)
+        except NotStarted as e:
+            self._refuse(str(e))
+            return
+        # Anything failing after bash started ends this connection without an answer:
+        # the handler then knows the command may have run (RunnerLost), never re-runs it.
+        write_result(self.wfile, result)
+
+    def _refuse(self, why: str) -> None:
+        """An answer that nothing was started (the handler may retry the request)."""
+        self.wfile.write(json.dumps({"error": why[:300]}).encode() + b"\n")
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

@@ -37,6 +37,10 @@ PRELUDE = (
 )
 
 
+class NotStarted(Exception):
+    """The command could not be started (its directory, file or process): nothing ran."""
+
+
 @dataclass(frozen=True)
 class CommandLimits:
     """ulimits of each command: processes of its user, address space, file size, CPU."""
@@ -119,13 +123,14 @@ def _await_group(pgid: int, wait_s: float = 1.0) -> None:
             time.sleep(0.002)
 
 
-def run_sandboxed(
-    command: str, user: str, timeout_s: int, max_output_bytes: int, limits: CommandLimits
-) -> RunResult:
-    """Run `command` as `user` (which must be this process's user unless it is root)."""
-    account = pwd.getpwnam(user)
-    switch = account.pw_uid != os.geteuid()
-    workdir = Path(tempfile.mkdtemp(prefix="mailsh-", dir="/tmp"))
+def _start(command: str, user: str, limits: CommandLimits) -> tuple[Path, subprocess.Popen[bytes]]:
+    """The command's fresh directory and its running bash; NotStarted when either fails."""
+    try:
+        account = pwd.getpwnam(user)
+        switch = account.pw_uid != os.geteuid()
+        workdir = Path(tempfile.mkdtemp(prefix="mailsh-", dir="/tmp"))
+    except (KeyError, OSError) as e:
+        raise NotStarted(f"cannot prepare the command: {e}") from e
     try:
         script = workdir / COMMAND_FILE
         script.write_text(command)
@@ -142,7 +147,6 @@ def run_sandboxed(
             "TMPDIR": str(workdir),
             "PWD": str(workdir),
         }
-        started = time.monotonic()
         proc = subprocess.Popen(
             bash_argv(limits),
             cwd=workdir,
@@ -155,6 +159,21 @@ def run_sandboxed(
             group=account.pw_gid if switch else None,
             extra_groups=[] if switch else None,
         )
+    except (OSError, subprocess.SubprocessError) as e:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise NotStarted(f"cannot start the command: {e}") from e
+    return workdir, proc
+
+
+def run_sandboxed(
+    command: str, user: str, timeout_s: int, max_output_bytes: int, limits: CommandLimits
+) -> RunResult:
+    """Run `command` as `user` (which must be this process's user unless it is root).
+
+    NotStarted when nothing ran; any other exception comes after bash started."""
+    started = time.monotonic()
+    workdir, proc = _start(command, user, limits)
+    try:
         with proc:
             stdout, stderr = _drain(proc, max_output_bytes, started + timeout_s)
             timed_out = proc.poll() is None and time.monotonic() - started >= timeout_s

@@ -16,7 +16,7 @@ from mailsh_server.handler import RequestHandler, RequestOutcome
 from mailsh_server.journal import ReplayJournal, process_start
 from mailsh_server.keyring import Keyring
 from mailsh_server.run import RunResult, run_command
-from mailsh_server.runner import RunnerUnavailable
+from mailsh_server.runner import RunnerLost, RunnerUnavailable
 from mailsh_server.settings import ServerSettings
 from mailsh_server.verify import KeyPolicy, Policy
 from provision.client.replies import read_reply
@@ -211,6 +211,29 @@ def test_interrupted_request_is_answered_and_not_rerun(
 
 def _never_runs(*_: object) -> None:
     raise AssertionError("an interrupted request must not run again")
+
+
+def test_a_request_whose_runner_stopped_mid_run_is_answered_and_never_rerun(
+    server: Server, gpg_keys: GpgKeys
+) -> None:
+    """The runner took the command, then gave no result (restarted, killed): the command
+    may have run. The sender is told so; postfix's retry or a replay runs nothing."""
+    raw = request(gpg_keys, "clearsign", "echo once\n")
+    ran: list[str] = []
+
+    def lost(command: str, *_: object) -> RunResult:
+        ran.append(command)
+        raise RunnerLost("no answer from the command runner")
+
+    server.handler.runner = lost
+    outcome = server.handle(raw)
+    assert outcome.result == "interrupted"
+    reply, _ = server.sent[-1]
+    assert reply["X-Mailsh-Result"] == "interrupted"
+    assert "command runner stopped while it ran" in read_reply(server.raw[-1]).text
+    server.handler.runner = _never_runs  # type: ignore[assignment]
+    assert server.handle(raw).result == "refused"
+    assert ran == ["echo once\n"]
 
 
 def test_request_is_refused_while_the_same_one_still_runs(

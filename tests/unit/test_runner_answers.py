@@ -1,0 +1,64 @@
+"""What the handler concludes from the runner's answer: refused (nothing started, retry
+later) or lost (the command may have run: never run it again)."""
+
+from __future__ import annotations
+
+import getpass
+import io
+import json
+
+import pytest
+
+from mailsh_server.runner import RunnerError, RunnerLost, read_result
+from mailsh_server.sandbox import CommandLimits, NotStarted, run_sandboxed
+
+
+def answer(data: bytes) -> io.BufferedReader:
+    """What the handler reads when the runner wrote `data`, then closed the connection."""
+    return io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+
+
+def test_a_refusal_means_nothing_started() -> None:
+    with pytest.raises(RunnerError, match="run_as 'root'"):
+        read_result(answer(json.dumps({"error": "run_as 'root' is not allowed"}).encode() + b"\n"))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",  # the runner stopped before answering
+        b'{"exit_status": 0, "duration_s"',  # cut inside the header
+        b'{"exit_status": 0, "duration_s": 0.1, "timed_out": false, "stdout_total": 9,'
+        b' "stderr_total": 0, "stdout": 9, "stderr": 0}\nonly',  # cut inside the output
+        b'{"exit_status": "x"}\n',  # not an answer at all
+    ],
+    ids=["nothing", "half a header", "half the output", "garbled"],
+)
+def test_no_complete_answer_means_the_command_may_have_run(data: bytes) -> None:
+    with pytest.raises(RunnerLost):
+        read_result(answer(data))
+
+
+def test_a_complete_answer_is_the_result() -> None:
+    header = {
+        "exit_status": 3,
+        "duration_s": 0.25,
+        "timed_out": False,
+        "stdout_total": 5,
+        "stderr_total": 4,
+        "stdout": 5,
+        "stderr": 4,
+    }
+    result = read_result(answer(json.dumps(header).encode() + b"\nhello" + b"oops"))
+    assert (result.exit_status, result.stdout.data, result.stderr.data) == (3, b"hello", b"oops")
+
+
+def test_a_command_for_an_unknown_user_is_not_started() -> None:
+    with pytest.raises(NotStarted):
+        run_sandboxed("echo hi\n", "no-such-user-here", 10, 4096, CommandLimits())
+
+
+def test_a_command_whose_shell_cannot_start_is_not_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mailsh_server.sandbox.BASH", "/nonexistent/bash")
+    with pytest.raises(NotStarted):
+        run_sandboxed("echo hi\n", getpass.getuser(), 10, 4096, CommandLimits())
