@@ -24,7 +24,7 @@ from typing import Any
 from mailsh_server import lmtp
 from mailsh_server.handler import MAX_REQUEST_BYTES, Session, handle_message, server_keyring
 from mailsh_server.keyring import Keyring
-from mailsh_server.limits import limit_child_memory
+from mailsh_server.limits import limit_child_memory, may_serve_more
 from mailsh_server.paths import RUN_DIR
 
 SOCKET = RUN_DIR / "handler" / "lmtp"
@@ -42,12 +42,17 @@ class _Connection(socketserver.StreamRequestHandler):
                 lambda raw: handle_message(raw, session),
                 MAX_REQUEST_BYTES + 1,
                 socket.gethostname(),
-                # Between requests, after the answer: what one request left in cycles
-                # is freed before the next (the child serves up to 50).
-                answered=gc.collect,
+                answered=_between_requests,
             )
         finally:
             session.close()
+
+
+def _between_requests() -> bool:
+    """After an answer, before the next request: free what the last one left in cycles,
+    and serve on only while the child is small (`limits.may_serve_more`)."""
+    gc.collect()
+    return may_serve_more()
 
 
 class _Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):

@@ -12,6 +12,10 @@ from types import FrameType
 # A handler child parses at most one 4 MiB mail at a time, and gpg runs in a
 # process of its own: far below this unless a mail is built to explode.
 CHILD_MEMORY = 768 * 2**20
+# A child serves up to 50 requests in turn: one that grew past this (memory a hostile
+# mail made it map and not give back) serves no more, so that no request after it
+# starts short of CHILD_MEMORY.
+RECYCLE_AT = CHILD_MEMORY // 4
 PARSE_BUDGET_S = 10.0
 
 
@@ -27,6 +31,13 @@ def limit_child_memory(limit: int = CHILD_MEMORY) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard == resource.RLIM_INFINITY or hard > limit:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def may_serve_more(limit: int = RECYCLE_AT) -> bool:
+    """Whether this handler child's address space is still small enough for another request."""
+    with open("/proc/self/statm") as f:
+        size = int(f.read().split()[0]) * resource.getpagesize()
+    return size < limit
 
 
 @contextmanager

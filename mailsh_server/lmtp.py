@@ -55,11 +55,12 @@ def serve(
     deliver: Deliver,
     limit: int,
     name: str,
-    answered: Callable[[], object] = lambda: None,
+    answered: Callable[[], bool] = lambda: True,
 ) -> int:
     """One LMTP connection, until QUIT or EOF; how many messages were handled.
 
-    `answered` runs after each answer has gone out, before the next command."""
+    `answered` runs after each answer has gone out; when it returns False the
+    connection ends there (postfix opens a new one for the next message)."""
 
     def say(text: str) -> None:
         wfile.write(text.encode() + b"\r\n")
@@ -97,7 +98,8 @@ def serve(
             wfile.write(answer * recipients)
             wfile.flush()
             handled += 1
-            answered()
+            if not answered():
+                return handled
             sender, recipients = False, 0
         elif verb == b"RSET":
             sender, recipients = False, 0

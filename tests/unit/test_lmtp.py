@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import resource
 
+from mailsh_server.limits import may_serve_more
 from mailsh_server.lmtp import read_data, reply_for, serve
 
 
-def _session(client: bytes, code: int = 0) -> tuple[list[bytes], bytes]:
+def _session(client: bytes, code: int = 0, serve_more: bool = True) -> tuple[list[bytes], bytes]:
     received: list[bytes] = []
 
     def deliver(raw: bytes) -> tuple[int, str]:
@@ -15,7 +17,7 @@ def _session(client: bytes, code: int = 0) -> tuple[list[bytes], bytes]:
         return code, "accepted" if code == 0 else "temporary failure: boom"
 
     out = io.BytesIO()
-    serve(io.BytesIO(client), out, deliver, 1000, "mail.test")
+    serve(io.BytesIO(client), out, deliver, 1000, "mail.test", lambda: serve_more)
     return received, out.getvalue()
 
 
@@ -52,6 +54,24 @@ def test_one_connection_carries_several_requests() -> None:
     one = b"MAIL FROM:<a@b>\r\nRCPT TO:<r@s>\r\nDATA\r\nbody\r\n.\r\n"
     received, _ = _session(b"LHLO postfix\r\n" + one + one + b"QUIT\r\n")
     assert len(received) == 2
+
+
+def test_a_child_grown_too_big_answers_then_ends_the_connection() -> None:
+    """postfix then hands the next request to a fresh child, over a new connection."""
+    one = b"MAIL FROM:<a@b>\r\nRCPT TO:<r@s>\r\nDATA\r\nbody\r\n.\r\n"
+    received, out = _session(b"LHLO postfix\r\n" + one + one + b"QUIT\r\n", serve_more=False)
+    assert len(received) == 1
+    assert out.endswith(b"250 2.0.0 accepted\r\n")
+
+
+def test_a_grown_child_is_told_to_serve_no_more() -> None:
+    with open("/proc/self/statm") as f:
+        now = int(f.read().split()[0]) * resource.getpagesize()
+    limit = now + 64 * 2**20
+    assert may_serve_more(limit)
+    grown = bytearray(128 * 2**20)  # mapped and held, as a hostile mail could leave it
+    assert not may_serve_more(limit)
+    del grown
 
 
 def test_data_without_a_recipient_is_refused() -> None:
