@@ -49,10 +49,12 @@ def complete_messages(data: bytes) -> list[bytes]:
     return out
 
 
-def follow(mailbox: Path) -> Iterator[tuple[float, bytes]]:
-    """Each message appended to `mailbox` from now on, with the time it was complete."""
+def follow(mailbox: Path, offset: int | None = None) -> Iterator[tuple[float, bytes]]:
+    """Each message appended to `mailbox` after `offset` (default: its end when the
+    generator first runs), with the time it was complete."""
     fd = changes(mailbox.parent)
-    offset = mailbox.stat().st_size if mailbox.exists() else 0
+    if offset is None:
+        offset = mailbox.stat().st_size if mailbox.exists() else 0
     while True:
         size = mailbox.stat().st_size if mailbox.exists() else 0
         messages: list[bytes] = []

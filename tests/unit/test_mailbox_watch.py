@@ -23,7 +23,7 @@ def test_each_reply_appended_is_reported_once_with_its_in_reply_to(tmp_path: Pat
     seen: list[str] = []
 
     def reader() -> None:
-        for _, message in watch.follow(mailbox):
+        for _, message in watch.follow(mailbox, offset=len(OLD)):
             seen.append(watch.in_reply_to(message))
             if len(seen) == 2:
                 return
