@@ -20,10 +20,12 @@ lengths it names. Request: {"run_as", "timeout_s", "max_output_bytes", "limits",
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import json
 import os
 import pwd
+import signal
 import socket
 import socketserver
 import struct
@@ -239,10 +241,60 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             self._slots.release()
 
 
+def _live_uid(pid: str) -> int | None:
+    """The real uid of a running process (None once it is gone or a zombie)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    if fields.get("State", "").split()[:1] == ["Z"] or "Uid" not in fields:
+        return None
+    return int(fields["Uid"].split()[0])
+
+
+def stop_leftovers(users: set[str]) -> int:
+    """Kill whatever commands a previous runner left running; how many processes.
+
+    A runner that stops (a crash, a restart) takes the timeouts of its running
+    commands with it: their requests are answered "interrupted" (RunnerLost), and
+    nothing would end them. Only processes of the run_as users are killed, never
+    root's or a service account's."""
+    uids = set()
+    for user in users:
+        if run_as_problem(user) is None:
+            with contextlib.suppress(KeyError):
+                uids.add(pwd.getpwnam(user).pw_uid)
+    return kill_processes_of(uids - {0})
+
+
+def kill_processes_of(uids: set[int], passes: int = 10) -> int:
+    """SIGKILL every process whose real uid is in `uids`, again until none is left
+    (a command may fork while it is being killed); how many signals were sent."""
+    killed = 0
+    for _ in range(passes):
+        pids = filter(str.isdigit, os.listdir("/proc"))
+        found = [int(pid) for pid in pids if _live_uid(pid) in uids]
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+        if not found:
+            break
+    return killed
+
+
 def main() -> int:
     path = Path(RUNNER_SOCKET)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
+    try:
+        killed = stop_leftovers(allowed_users())
+    except (OSError, ValueError) as e:  # no settings yet: no command has run
+        print(f"mailsh runner: not looking for leftover commands: {e}", flush=True)
+    else:
+        if killed:
+            print(f"mailsh runner: killed {killed} processes left by commands", flush=True)
     with _Server(str(path), _Connection) as server:
         os.chown(path, 0, grp.getgrnam(HANDLER_USER).gr_gid)
         os.chmod(path, 0o660)

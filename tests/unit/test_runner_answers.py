@@ -6,11 +6,21 @@ from __future__ import annotations
 import getpass
 import io
 import json
+import os
+import subprocess
 
 import pytest
 
-from mailsh_server.runner import RunnerError, RunnerLost, read_result
+from mailsh_server.runner import (
+    RunnerError,
+    RunnerLost,
+    _live_uid,
+    kill_processes_of,
+    read_result,
+    stop_leftovers,
+)
 from mailsh_server.sandbox import CommandLimits, NotStarted, run_sandboxed
+from tests.waiting import wait_until
 
 
 def answer(data: bytes) -> io.BufferedReader:
@@ -62,3 +72,36 @@ def test_a_command_whose_shell_cannot_start_is_not_started(monkeypatch: pytest.M
     monkeypatch.setattr("mailsh_server.sandbox.BASH", "/nonexistent/bash")
     with pytest.raises(NotStarted):
         run_sandboxed("echo hi\n", getpass.getuser(), 10, 4096, CommandLimits())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="starts a process as another user (CI runs as root)")
+def test_commands_left_by_a_stopped_runner_are_killed_when_it_starts_again() -> None:
+    """Their timeout went with the old runner: the new one ends them, and only them."""
+    stranger = 54321  # a uid nothing else on this machine runs as
+    leftover = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 300"], user=stranger)
+    bystander = subprocess.Popen(["sleep", "300"])
+    try:
+        wait_until(
+            lambda: sum(1 for p in os.listdir("/proc") if _live_uid(p) == stranger) >= 2,
+            10,
+            "the leftover command did not start",
+        )
+        assert kill_processes_of({stranger}) >= 2
+        assert leftover.wait(timeout=10) == -9
+        assert not any(_live_uid(p) == stranger for p in os.listdir("/proc") if p.isdigit())
+        assert bystander.poll() is None  # another user's process lives on
+    finally:
+        for proc in (leftover, bystander):
+            proc.kill()
+            proc.wait()
+
+
+def test_no_leftover_hunt_ever_targets_root_or_a_service_account(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    targeted: list[set[int]] = []
+    monkeypatch.setattr(
+        "mailsh_server.runner.kill_processes_of", lambda uids: targeted.append(uids) or 0
+    )
+    stop_leftovers({"root", "postfix", "nobody", "no-such-user-here"})
+    assert targeted == [set()]
