@@ -45,7 +45,6 @@ from mailsh_server.reply import (
     notice_reply_like,
     refusal_text,
     result_reply,
-    send,
     signed_reply,
 )
 from mailsh_server.run import CommandLimits, RunResult, run_command
@@ -124,8 +123,9 @@ class RequestHandler:
         settings: ServerSettings,
         keyring: Keyring,
         journal: ReplayJournal,
+        *,
+        sender: Sender,
         runner: Runner = run_command,
-        sender: Sender = send,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -363,16 +363,13 @@ class Session:
             self.outbox.close()
 
 
-def handle_message(raw: bytes, session: Session | None = None) -> tuple[int, str]:
+def handle_message(raw: bytes, session: Session) -> tuple[int, str]:
     """One request, start to finish; an exit status (0 or 75) and a reason for postfix.
 
     `handle` turns everything wrong with the mail into a refusal; what escapes it is
-    the server's own trouble (settings, journal, gpg, the reply's SMTP hand-off).
-    Without a `session`, one is opened for this request alone."""
+    the server's own trouble (settings, journal, gpg, the reply's SMTP hand-off)."""
     started = time.monotonic()
-    own = session is None
     try:
-        session = session or Session()
         try:
             settings = load_settings(SERVER_SETTINGS)
             journal = session.journal(settings)
@@ -381,8 +378,6 @@ def handle_message(raw: bytes, session: Session | None = None) -> tuple[int, str
         except BaseException:
             session.close()  # start afresh: the journal or the connection may be broken
             raise
-        if own:
-            session.close()
     except Exception as e:  # keep the message queued, retry later
         syslog.syslog(syslog.LOG_ERR, f"temporary failure, postfix will retry: {e!r}")
         return EX_TEMPFAIL, f"temporary failure: {type(e).__name__}"

@@ -254,15 +254,6 @@ def signed_reply(msg: EmailMessage, sign: Callable[[bytes], tuple[bytes, str]]) 
     )
 
 
-def send(message: bytes, to: str) -> None:
-    """Hand one reply to the local postfix over SMTP, on a connection of its own."""
-    outbox = Outbox()
-    try:
-        outbox.send(message, to)
-    finally:
-        outbox.close()
-
-
 class Outbox:
     """Hands replies to the local postfix over SMTP (opendkim signs them on the way out).
 
