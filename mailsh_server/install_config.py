@@ -28,7 +28,12 @@ from mailsh_server.paths import (
     STATE,
     TLS_DIR,
 )
-from mailsh_server.protocol import CADDY_ADMIN_SOCKET, CONFIG_HASH_FILE, RUNNER_SOCKET
+from mailsh_server.protocol import (
+    CADDY_ADMIN_SOCKET,
+    CONFIG_HASH_FILE,
+    HANDLER_USER,
+    RUNNER_SOCKET,
+)
 from mailsh_server.supervisor_status import supervisor_env
 from mailsh_server.trusted_keys import build_keyring
 
@@ -113,11 +118,11 @@ def install_files() -> set[str]:
         (Path("/run/opendkim"), "opendkim", "opendkim", 0o755),
         (Path("/var/lib/caddy"), "caddy", "caddy", 0o700),
         (Path(CADDY_ADMIN_SOCKET).parent, "caddy", "caddy", 0o700),
-        (SERVER_DIR, "mailsh-server", "mailsh-server", 0o700),
+        (SERVER_DIR, HANDLER_USER, HANDLER_USER, 0o700),
         # postfix's lmtp client reaches the handler: it is in group mailsh-server
-        (RUN_DIR / "handler", "mailsh-server", "mailsh-server", 0o750),
+        (RUN_DIR / "handler", HANDLER_USER, HANDLER_USER, 0o750),
         # the runner: its group (and SO_PEERCRED) lets only the handler ask
-        (Path(RUNNER_SOCKET).parent, "root", "mailsh-server", 0o750),
+        (Path(RUNNER_SOCKET).parent, "root", HANDLER_USER, 0o750),
     ):
         d.mkdir(parents=True, exist_ok=True)
         _chown(d, owner, group)

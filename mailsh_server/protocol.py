@@ -56,6 +56,10 @@ CADDY_ADMIN_SOCKET = "/run/caddy-admin/admin.sock"
 # The root runner that starts a request's command (only the handler may connect).
 RUNNER_SOCKET = "/run/mailsh/runner/runner.sock"
 
+# The request handler's account: it owns the journal and the keyring, and only it
+# (and root) may ask the runner for a command.
+HANDLER_USER = "mailsh-server"
+
 # Users of the image that a request must never run as: root, and the services
 # whose files (keys, queue, journal, keyring) a command must not reach.
 SERVICE_USERS = frozenset(
@@ -64,7 +68,7 @@ SERVICE_USERS = frozenset(
         "postfix",
         "opendkim",
         "caddy",
-        "mailsh-server",
+        HANDLER_USER,
         "mailsh-replies",
         "mailadmin",
         "nobody",

@@ -37,12 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from mailsh_server.paths import SERVER_SETTINGS
-from mailsh_server.protocol import RUNNER_SOCKET, run_as_problem
+from mailsh_server.protocol import HANDLER_USER, RUNNER_SOCKET, run_as_problem
 from mailsh_server.sandbox import Captured, CommandLimits, NotStarted, RunResult, run_sandboxed
 
 MAX_HEADER = 4096
 MAX_COMMAND = 4 * 2**20
-HANDLER_USER = "mailsh-server"
 BOUNDS = {
     "timeout_s": (1, 86400),
     "max_output_bytes": (1024, 256 * 2**20),
@@ -188,8 +187,10 @@ def _peer_uid(sock: socket.socket) -> int:
 
 class _Connection(socketserver.StreamRequestHandler):
     def handle(self) -> None:
+        server = self.server
+        assert isinstance(server, _Server)
         try:
-            if _peer_uid(self.request) not in (0, pwd.getpwnam(HANDLER_USER).pw_uid):
+            if _peer_uid(self.request) not in server.askers:
                 raise RunnerError("only the request handler may ask")
             header = _read_header(self.rfile)
             length = header.get("command")
@@ -225,6 +226,8 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._slots = threading.BoundedSemaphore(self.MAX_RUNNING)
+        # Who may ask (SO_PEERCRED): root and the handler, looked up once.
+        self.askers = (0, pwd.getpwnam(HANDLER_USER).pw_uid)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self._slots.acquire()  # beyond MAX_RUNNING, the next waits in the listen queue

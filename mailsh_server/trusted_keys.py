@@ -16,8 +16,7 @@ import subprocess
 from pathlib import Path
 
 from mailsh_server.keylist import parse_listing
-
-HANDLER_USER = "mailsh-server"
+from mailsh_server.protocol import HANDLER_USER
 
 
 def _gpg(home: Path, *args: str) -> str:
