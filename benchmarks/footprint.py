@@ -15,8 +15,9 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from checkout import baseline_checkout  # benchmarks/, this script's directory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,16 +69,6 @@ def measure(tree: Path, idle_s: float) -> dict[str, float]:
     return result
 
 
-def baseline_tree(ref: str, tmp: Path) -> Path:
-    tree = tmp / "tree"
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref],
-        check=True,
-        capture_output=True,
-    )
-    return tree
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--baseline", metavar="REF", help="also measure this git ref, first")
@@ -85,15 +76,8 @@ def main() -> int:
     args = parser.parse_args()
     rows: dict[str, dict[str, float]] = {}
     if args.baseline:
-        with tempfile.TemporaryDirectory(prefix="mailsh-baseline-") as tmp:
-            tree = baseline_tree(args.baseline, Path(tmp))
-            try:
-                rows[args.baseline[:12]] = measure(tree, args.idle)
-            finally:
-                subprocess.run(
-                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
-                    check=False,
-                )
+        with baseline_checkout(args.baseline) as tree:
+            rows[args.baseline[:12]] = measure(tree, args.idle)
     rows["this"] = measure(ROOT, args.idle)
     print(f"{'':16}" + "".join(f"{name:>14}" for name in rows))
     print(f"{'image (MB)':16}" + "".join(f"{r['image_mb']:14.1f}" for r in rows.values()))

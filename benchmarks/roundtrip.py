@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 import tomli_w  # noqa: E402
+from checkout import baseline_checkout  # noqa: E402  (benchmarks/, this script's directory)
 
 try:
     from provision.client import keys
@@ -259,27 +260,15 @@ def figures(output: str) -> dict[str, str]:
 
 def run_baseline(ref: str, argv: list[str]) -> str:
     """This benchmark of the server at `ref` (a temporary worktree); its printed output."""
-    with tempfile.TemporaryDirectory(prefix="mailsh-baseline-") as tmp:
-        tree = Path(tmp) / "tree"
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref],
-            check=True,
+    with baseline_checkout(ref) as tree:
+        return subprocess.run(
+            [sys.executable, __file__, *argv],
+            cwd=tree,
+            env={**os.environ, "MAILSH_BENCH_TREE": str(tree)},
             capture_output=True,
-        )
-        try:
-            done = subprocess.run(
-                [sys.executable, __file__, *argv],
-                cwd=tree,
-                env={**os.environ, "MAILSH_BENCH_TREE": str(tree)},
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-        finally:
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False
-            )
-    return done.stdout
+            text=True,
+            check=True,
+        ).stdout
 
 
 def main() -> int:
