@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,6 +63,38 @@ def test_killed_handler_is_answered_interrupted_and_not_run_twice(
     # The orphaned first run goes on after its handler died: wait until it has finished.
     wait_until(lambda: _no_command_running(durable_server), 20, "the first run never finished")
     assert durable_server.exec(["cat", count])[1] == "run\n"
+
+
+def test_a_command_cut_off_by_a_runner_restart_is_answered_and_never_run_again(
+    durable_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    """The runner stops while a command runs (a crash, a restart): the sender hears that
+    it was interrupted, the request is not kept for postfix to retry (a retry would run it
+    a second time), and the new runner ends the command, whose timeout went with the old."""
+    marker = f"/tmp/runner-restart-{uuid.uuid4().hex}"
+    command = f"echo start >> {marker}\nsleep 300\necho end >> {marker}\n"
+    msg_id = submit(durable_server, request(gpg_keys, "clearsign", command))
+    _wait_for_file(durable_server, marker)
+    code, out = durable_server.exec(["supervisorctl", "restart", "mailsh-runner"])
+    assert code == 0, out
+    reply = wait_reply(durable_server, msg_id)
+    assert reply.result == "interrupted", reply.text
+    assert "command runner stopped while it ran" in reply.text
+    # Answered with 250, not 451: postfix keeps nothing to retry (it retries after 15 s).
+    wait_until(
+        lambda: "Mail queue is empty" in durable_server.exec(["postqueue", "-p"])[1],
+        10,
+        "the request was kept for a retry",
+    )
+    wait_until(
+        lambda: _no_command_running(durable_server),
+        10,
+        "the command outlived the runner that started it",
+    )
+    assert durable_server.exec(["cat", marker])[1].split() == ["start"]
+    # The restarted runner runs the next request as usual.
+    msg_id = submit(durable_server, request(gpg_keys, "clearsign", "echo again\n"))
+    assert wait_reply(durable_server, msg_id).stream("stdout") == "again\n"
 
 
 def test_requests_accepted_before_a_restart_are_all_answered(

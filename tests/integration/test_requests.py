@@ -74,40 +74,6 @@ def test_command_past_timeout_is_killed_with_its_children_and_answered(
     assert code != 0, "the background child survived the timeout"
 
 
-def test_a_command_cut_off_by_a_runner_restart_is_answered_and_never_run_again(
-    request_server: RunningServer, gpg_keys: GpgKeys
-) -> None:
-    """The runner stops while a command runs (a crash, a restart): the sender hears that
-    it was interrupted, the request is not kept for postfix to retry (a retry would run it
-    a second time), and the new runner ends the command, whose timeout went with the old."""
-    marker = f"/tmp/runner-restart-{uuid.uuid4().hex}"
-    command = f"echo start >> {marker}\nsleep 300\necho end >> {marker}\n"
-    msg_id = submit(request_server, request(gpg_keys, "clearsign", command))
-    wait_until(
-        lambda: request_server.exec(["test", "-e", marker])[0] == 0, 30, "the command never ran"
-    )
-    code, out = request_server.exec(["supervisorctl", "restart", "mailsh-runner"])
-    assert code == 0, out
-    reply = wait_reply(request_server, msg_id)
-    assert reply.result == "interrupted", reply.text
-    assert "command runner stopped while it ran" in reply.text
-    # Answered with 250, not 451: postfix keeps nothing to retry (it retries after 15 s).
-    wait_until(
-        lambda: "Mail queue is empty" in request_server.exec(["postqueue", "-p"])[1],
-        10,
-        "the request was kept for a retry",
-    )
-    wait_until(
-        lambda: request_server.exec(["pgrep", "-u", "mailsh"])[0] == 1,
-        10,
-        "the command outlived the runner that started it",
-    )
-    assert request_server.exec(["cat", marker])[1].split() == ["start"]
-    # The restarted runner runs the next request as usual.
-    msg_id = submit(request_server, request(gpg_keys, "clearsign", "echo again\n"))
-    assert wait_reply(request_server, msg_id).stream("stdout") == "again\n"
-
-
 def test_output_over_the_cap_is_truncated_with_a_notice(
     request_server: RunningServer, gpg_keys: GpgKeys
 ) -> None:
