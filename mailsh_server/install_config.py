@@ -19,7 +19,6 @@ from pathlib import Path
 from mailsh_server.paths import (
     APPLIED_HASH,
     DKIM_DIR,
-    OPERATOR_DIRS,
     OPERATOR_MANIFEST,
     RENDERED,
     RUN_DIR,
@@ -32,6 +31,7 @@ from mailsh_server.protocol import (
     CADDY_ADMIN_SOCKET,
     CONFIG_HASH_FILE,
     HANDLER_USER,
+    OPERATOR_DIRS,
     RUNNER_SOCKET,
 )
 from mailsh_server.supervisor_status import supervisor_env

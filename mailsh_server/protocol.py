@@ -39,10 +39,14 @@ CONFIG_HASH_FILE = ".config-hash"
 INSTALL_CONFIG_MODULE = "mailsh_server.install_config"  # --reload: apply shipped configs
 HEALTH_MODULE = "mailsh_server.health"  # exit 0 when healthy; --greet, --report
 SNAPSHOT_MODULE = "mailsh_server.snapshot"  # a consistent copy of the journal, for backups
-REPLY_MAILBOX_MODULE = "mailsh_server.reply_mailbox"  # --in-reply-to ID, --follow
+REPLY_MAILBOX_MODULE = "mailsh_server.reply_mailbox"  # --in-reply-to ID
 
 # The state volume inside the container, and the server's own files in it.
 STATE_MOUNT = "/var/lib/mailsh"
+# The operator's part of the state volume (provision ships it with put_archive), and
+# the manifest listing its files: the server prunes what these hold and is not listed.
+OPERATOR_DIRS = ("rendered", "tls", "dkim", "trusted", "server-key", "secrets", "acme")
+OPERATOR_MANIFEST_FILE = ".operator-files"
 JOURNAL_FILE = "server/journal.sqlite3"
 JOURNAL_SNAPSHOT_FILE = "backup/journal.sqlite3"
 

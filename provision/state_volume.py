@@ -27,8 +27,8 @@ from provision.state import StateDir, install_certificate
 
 STATE_MOUNT = protocol.STATE_MOUNT
 # What the operator owns in the volume (the container's install_config prunes only these).
-SHIPPED = ("rendered", "tls", "dkim", "trusted", "server-key", "secrets", "acme")
-MANIFEST = ".operator-files"
+SHIPPED = protocol.OPERATOR_DIRS
+MANIFEST = protocol.OPERATOR_MANIFEST_FILE
 
 
 def _entries(state: StateDir) -> Iterator[Path]:
