@@ -29,6 +29,7 @@ from provision.container import (
     wait_healthy,
 )
 from provision.dkim import signing_key
+from provision.dns import registry
 from provision.engine import Engine, select_engine
 from provision.errors import DockerError, MailshError
 from provision.files import write_atomic
@@ -135,7 +136,8 @@ def _write_renewal_files(
         secret_file.unlink(missing_ok=True)
         bundle_file.unlink(missing_ok=True)
         return b""
-    variable = _dns_secret_env(settings)
+    variable = registry.secret_env(settings)
+    assert variable is not None  # a provider the server renews through has a secret
     if environ.get(variable):
         secret_file.parent.mkdir(mode=0o700, exist_ok=True)
         write_atomic(secret_file, environ[variable], mode=0o600)
@@ -151,12 +153,6 @@ def _write_renewal_files(
         bundle_file.unlink(missing_ok=True)
     parts = [p.read_bytes() for p in (secret_file, bundle_file) if p.exists()]
     return b"\0".join(parts)
-
-
-def _dns_secret_env(settings: Settings) -> str:
-    if settings.dns.provider == "rfc2136" and settings.dns.rfc2136 is not None:
-        return settings.dns.rfc2136.key_secret_env
-    return settings.dns.duckdns.token_env
 
 
 def _install_tls_files(settings: Settings, state: StateDir) -> None:

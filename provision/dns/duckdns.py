@@ -273,6 +273,11 @@ class DuckDnsProvider:
         )
 
 
+def secret_env(settings: Settings) -> str:
+    """The environment variable holding the DuckDNS token."""
+    return settings.dns.duckdns.token_env
+
+
 def renewer_zone(settings: Settings) -> dict[str, object] | None:
     """What the server's own renewer needs to publish challenges (never the token)."""
     d = settings.dns.duckdns

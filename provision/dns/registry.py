@@ -21,6 +21,8 @@ ProviderFactory = Callable[["Settings", Mapping[str, str]], DnsProvider]
 # The settings the server's own certificate renewer gets for this provider (rendered
 # into renewal.json; mailsh_server.challenge_dns reads them). None: it cannot renew.
 RenewerZone = Callable[["Settings"], "dict[str, object] | None"]
+# The environment variable holding the provider's secret (TSIG key, token).
+SecretEnv = Callable[["Settings"], str]
 
 
 @dataclass(frozen=True)
@@ -28,16 +30,23 @@ class ProviderEntry:
     capabilities: Capabilities
     create: ProviderFactory | None  # None: nothing to call, the user publishes (manual)
     renewer_zone: RenewerZone | None = None
+    secret_env: SecretEnv | None = None
 
 
 MANUAL = Capabilities(manual=True)
 
 PROVIDERS: dict[str, ProviderEntry] = {
     "rfc2136": ProviderEntry(
-        rfc2136.CAPABILITIES, rfc2136.Rfc2136Provider.from_config, rfc2136.renewer_zone
+        rfc2136.CAPABILITIES,
+        rfc2136.Rfc2136Provider.from_config,
+        rfc2136.renewer_zone,
+        rfc2136.secret_env,
     ),
     "duckdns": ProviderEntry(
-        duckdns.CAPABILITIES, duckdns.DuckDnsProvider.from_config, duckdns.renewer_zone
+        duckdns.CAPABILITIES,
+        duckdns.DuckDnsProvider.from_config,
+        duckdns.renewer_zone,
+        duckdns.secret_env,
     ),
     "manual": ProviderEntry(MANUAL, None),
 }
@@ -51,6 +60,12 @@ def renewer_zone(settings: Settings) -> dict[str, object] | None:
     """The provider's settings for the server's own renewer; None when it has none."""
     zone = PROVIDERS[settings.dns.provider].renewer_zone
     return zone(settings) if zone else None
+
+
+def secret_env(settings: Settings) -> str | None:
+    """The environment variable holding the provider's secret; None when it has none."""
+    env = PROVIDERS[settings.dns.provider].secret_env
+    return env(settings) if env else None
 
 
 def make_provider(settings: Settings, environ: Mapping[str, str]) -> DnsProvider | None:

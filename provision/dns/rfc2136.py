@@ -223,6 +223,12 @@ def _describe(records: Sequence[Record]) -> str:
     return f"the update of {len(records)} records"
 
 
+def secret_env(settings: Settings) -> str:
+    """The environment variable holding the TSIG key's secret."""
+    assert settings.dns.rfc2136 is not None
+    return settings.dns.rfc2136.key_secret_env
+
+
 def renewer_zone(settings: Settings) -> dict[str, object] | None:
     """What the server's own renewer needs to publish challenges (never the secret)."""
     r = settings.dns.rfc2136
