@@ -19,7 +19,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -201,7 +201,7 @@ def backup(
                 _add_bytes(tar, CONFIG_MEMBER, config_path.read_bytes())
             tar.add(state.root, arcname="state")
             running = container.status == "running"
-            with _postfix_paused(container, progress) if running else _nothing():
+            with _postfix_paused(container, progress) if running else nullcontext():
                 journal = _journal_snapshot(container) if running else None
                 for role in VOLUMES:
                     progress(f"copying the {role} volume")
@@ -213,11 +213,6 @@ def backup(
         tmp.unlink(missing_ok=True)
         raise
     return BackupResult(output, output.stat().st_size, time.monotonic() - started, encrypt_to)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def _journal_snapshot(container: Container) -> bytes | None:

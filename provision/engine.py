@@ -22,6 +22,7 @@ import paramiko
 from docker.context import ContextAPI
 
 from provision.config import Settings
+from provision.config_types import join_host_port
 from provision.errors import DockerError
 
 ANY_ADDRESS = ("0.0.0.0", "::")  # noqa: S104 - compared with, never bound here
@@ -138,17 +139,13 @@ def reachable_here(bind: str, engine: Engine) -> bool:
     return not (engine.remote and is_loopback(bind))
 
 
-def _host_port(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def with_published_endpoints(settings: Settings, engine: Engine) -> Settings:
     """The settings with `[deliverability] smtp/https` pointing at the engine's machine
     (unless set), so that the checks dial the published ports where they are."""
     d = settings.deliverability
     host = published_host(settings.ports.bind, engine)
     update = {
-        "smtp": d.smtp or _host_port(host, settings.ports.smtp),
-        "https": d.https or _host_port(host, settings.ports.https),
+        "smtp": d.smtp or join_host_port(host, settings.ports.smtp),
+        "https": d.https or join_host_port(host, settings.ports.https),
     }
     return settings.model_copy(update={"deliverability": d.model_copy(update=update)})

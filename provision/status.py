@@ -24,7 +24,7 @@ from provision import dkim
 from provision.config import Settings
 from provision.container import exec_in, find_container
 from provision.dns.changes import RecordAction
-from provision.dns.publish import update_dns
+from provision.dns.publish import MARK, update_dns
 from provision.dns.registry import capabilities
 from provision.engine import Engine
 from provision.errors import MailshError
@@ -36,7 +36,6 @@ _REQUEST = re.compile(
     r"^(?P<at>\S+) .*mailsh-request\[\d+\]: (?P<result>accepted|answered|refused|interrupted) "
     r"(?P<rest>.*)$"
 )
-_MARK = {RecordAction.ADDED: "+", RecordAction.CHANGED: "~", RecordAction.REMOVED: "-"}
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ def dns_drift(settings: Settings, environ: Mapping[str, str]) -> tuple[str, list
     except MailshError as e:
         return f"unknown: {e.message}", []
     drift = [
-        f"{_MARK[c.action]} {c.kind} {c.name} {c.rtype}"
+        f"{MARK[c.action]} {c.kind} {c.name} {c.rtype}"
         for c in report.changes
         if c.action != RecordAction.UNCHANGED
     ]

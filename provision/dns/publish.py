@@ -102,7 +102,7 @@ def provision_dns(settings: Settings, environ: Mapping[str, str], progress: Prog
     return DnsReport(settings.dns.provider, records, zone_fragment=zone_fragment(records))
 
 
-_MARK = {
+MARK = {
     RecordAction.ADDED: "+",
     RecordAction.CHANGED: "~",
     RecordAction.REMOVED: "-",
@@ -124,7 +124,7 @@ def report_lines(report: DnsReport) -> list[str]:
         return report.zone_fragment.rstrip("\n").splitlines() + note
     lines = [n.lstrip("; ") for n in note]
     for c in report.changes:
-        line = f"{_MARK[c.action]} {c.action.value:<9} {c.kind:<8} {c.name} {c.rtype}"
+        line = f"{MARK[c.action]} {c.action.value:<9} {c.kind:<8} {c.name} {c.rtype}"
         if c.action == RecordAction.CHANGED:
             line += f": {_short(c.old)} -> {_short(c.new)}"
         elif c.action != RecordAction.UNCHANGED:
