@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import docker
 from invoke.context import Context
 from invoke.exceptions import Exit
 
@@ -70,8 +69,7 @@ def provision(c: Context, config: list[str], no_cache: bool = False, debug: bool
 
     def one(server: fleet.Server, said: fleet.Progress) -> summary.Provisioned:
         settings = server.settings
-        where = engine.select_engine(settings)
-        client = engine.connect(where)
+        client, where = engine.connected(settings)
         result = deploy.provision(settings, client, said, engine=where, no_cache=no_cache)
         dns = dns_publish.provision_dns(settings, os.environ, said)
         return summary.Provisioned(settings, where, result, dns)
@@ -107,8 +105,7 @@ def status(c: Context, config: list[str], json: bool = False, debug: bool = Fals
     import json as json_module
 
     def one(server: fleet.Server, said: fleet.Progress) -> ServerStatus:
-        where = engine.select_engine(server.settings)
-        client = engine.connect(where)
+        client, where = engine.connected(server.settings)
         return server_status(server.settings, client, where, os.environ)
 
     with user_errors(debug):
@@ -182,12 +179,12 @@ def backup(
 
     with user_errors(debug):
         settings = _settings(config)
-        where = engine.select_engine(settings)
+        client, where = engine.connected(settings)
         path = Path(output or backups.default_name(settings))
         done = backups.backup(
             settings,
             find_config(Path(config) if config else None, os.environ),
-            engine.connect(where),
+            client,
             where,
             path,
             progress,
@@ -214,15 +211,17 @@ def restore(
     """Bring a server back from `invoke backup`'s archive on this config's engine."""
     from provision import backup as backups
 
-    def connect(settings: Settings) -> tuple[docker.DockerClient, engine.Engine]:
-        where = engine.select_engine(settings)
-        return engine.connect(where), where
-
     with user_errors(debug):
         config_path = find_config(Path(config) if config else None, os.environ)
         config_path = config_path or Path.cwd() / CONFIG_FILENAME
         done = backups.restore(
-            Path(archive), config_path, connect, progress, os.environ, keys.user_gpg(), force
+            Path(archive),
+            config_path,
+            engine.connected,
+            progress,
+            os.environ,
+            keys.user_gpg(),
+            force,
         )
         if done.wrote_config:
             err.print(f"wrote the archived config to {config_path}")

@@ -116,11 +116,19 @@ def _ssh_target(engine: Engine) -> str:
     return f"{user}{parts.hostname}{port}"
 
 
+def connected(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> tuple[docker.DockerClient, Engine]:
+    """A client connected to the engine this server's config selects, and that engine."""
+    where = select_engine(settings, environ)
+    return connect(where, environ), where
+
+
 def docker_client(
     settings: Settings, environ: Mapping[str, str] | None = None
 ) -> docker.DockerClient:
     """A connected client for the engine this server's config selects."""
-    return connect(select_engine(settings, environ), environ)
+    return connected(settings, environ)[0]
 
 
 def is_loopback(address: str) -> bool:
