@@ -51,11 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
     deadline = time.monotonic() + args.timeout
+    seen = -1  # the mailbox's size when last read: it is read again only once it grew
     while time.monotonic() < deadline:
-        reply = find_reply(MAILBOX, args.in_reply_to)
-        if reply is not None:
-            sys.stdout.buffer.write(reply)
-            return 0
+        size = MAILBOX.stat().st_size if MAILBOX.exists() else 0
+        if size != seen:
+            seen = size
+            reply = find_reply(MAILBOX, args.in_reply_to)
+            if reply is not None:
+                sys.stdout.buffer.write(reply)
+                return 0
         time.sleep(0.05)
     print(f"no reply to {args.in_reply_to} after {args.timeout:g} s", file=sys.stderr)
     return 1
