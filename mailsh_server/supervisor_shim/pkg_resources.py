@@ -4,7 +4,8 @@ Debian bookworm's supervisor imports `pkg_resources` only to resolve the
 `module:attribute` specs of its config (`EntryPoint.parse(...).resolve()`) and to read
 its sample config; importing the real one scans every installed distribution and costs
 supervisord about 16 MB of its 21 (supervisor 4.3 itself moved to importlib). This
-directory is on PYTHONPATH for supervisord and supervisorctl only.
+directory is on PYTHONPATH for supervisord and supervisorctl only (the programs
+supervisord starts get `[supervisord] environment`).
 """
 
 from __future__ import annotations
