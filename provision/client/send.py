@@ -40,12 +40,14 @@ HASH_NAMES = {
 }
 
 
-def _signer(gpg: gnupg.GPG, fpr: str, passphrase: str | None) -> Callable[..., bytes]:
-    def sign(data: bytes, **kw: object) -> bytes:
+def _signer(gpg: gnupg.GPG, fpr: str, passphrase: str | None) -> Callable[..., gnupg.Sign]:
+    """gpg.sign with the key, failing with ClientError when gpg signs nothing."""
+
+    def sign(data: bytes, **kw: object) -> gnupg.Sign:
         result = gpg.sign(data, keyid=fpr, passphrase=passphrase, **kw)
         if not result.data:
             raise ClientError(f"gpg could not sign: {result.stderr.strip()[-200:]}")
-        return bytes(result.data)
+        return result
 
     return sign
 
@@ -66,21 +68,17 @@ def signed_request(
     """The command signed with a binding to `recipient` and a fresh request id: the same
     command sent twice, even within one second, is two requests (two signatures)."""
     sign = _signer(gpg, fpr, passphrase)
-    hashes: list[str] = []
 
     def detached(data: bytes) -> tuple[bytes, str]:
-        result = gpg.sign(data, keyid=fpr, passphrase=passphrase, detach=True)
-        if not result.data:
-            raise ClientError(f"gpg could not sign: {result.stderr.strip()[-200:]}")
-        hashes.append(HASH_NAMES.get(int(result.hash_algo or 8), "sha256"))
-        return bytes(result.data), f"pgp-{hashes[-1]}"
+        result = sign(data, detach=True)
+        return bytes(result.data), f"pgp-{HASH_NAMES.get(int(result.hash_algo or 8), 'sha256')}"
 
     body = request_text(recipient, request_id or new_request_id(), command)
     return build_request(
         fmt,
         body,
-        sign_opaque=lambda d: sign(d, clearsign=False),
-        clearsign=lambda d: sign(d, clearsign=True),
+        sign_opaque=lambda d: bytes(sign(d, clearsign=False).data),
+        clearsign=lambda d: bytes(sign(d, clearsign=True).data),
         sign_detached=detached,
     )
 
