@@ -50,10 +50,7 @@ class Cut:
     @classmethod
     def of(cls, rule: str, lines: list[str]) -> Cut:
         """The cut of `lines`, without the blank lines that end them."""
-        end = len(lines)
-        while end and _blank(lines[end - 1]):
-            end -= 1
-        return cls(rule, tuple(lines[:end]))
+        return cls(rule, tuple(lines[: _content_end(lines)]))
 
     def describe(self) -> str:
         if not self.lines:
@@ -77,6 +74,14 @@ def _quoted(line: str) -> bool:
 
 def _blank(line: str) -> bool:
     return not line.strip()
+
+
+def _content_end(lines: list[str]) -> int:
+    """Where `lines` end without the blank lines that close them."""
+    end = len(lines)
+    while end and _blank(lines[end - 1]):
+        end -= 1
+    return end
 
 
 def unflow(text: str, delsp: bool) -> tuple[str, int]:
@@ -126,7 +131,7 @@ def _attribution_above(lines: list[str], end: int) -> int | None:
         i -= 1
     if i == 0 or _blank(lines[i - 1]) or not lines[i - 1].rstrip().endswith(":"):
         return None
-    matching: list[int] = []
+    first: int | None = None  # the shortest block that reads as an attribution
     for count in range(1, MAX_ATTRIBUTION_LINES + 1):
         start = i - count
         if start < 0 or _blank(lines[start]) or _quoted(lines[start]):
@@ -134,9 +139,10 @@ def _attribution_above(lines: list[str], end: int) -> int | None:
         if _looks_like_attribution(" ".join(line.strip() for line in lines[start:i])):
             if _ATTRIBUTION_START.match(lines[start]):
                 return start  # the shortest block that starts like one (a wrapped line)
-            matching.append(start)
-    if matching:
-        return matching[0]
+            if first is None:
+                first = start
+    if first is not None:
+        return first
     raise RequestRefused(
         f"the line above the quoted reply, {lines[i - 1].strip()[:80]!r}, may be your mail "
         "client's attribution or part of your command; write the command alone above "
@@ -175,9 +181,7 @@ def _cut_unquoted_marker(lines: list[str]) -> tuple[list[str], Cut | None]:
 
 def _cut_trailing_quote(lines: list[str]) -> tuple[list[str], Cut | None]:
     """Top-posting: the command, then the attribution and the quoted previous reply."""
-    end = len(lines)
-    while end > 0 and _blank(lines[end - 1]):
-        end -= 1
+    end = _content_end(lines)
     start = end
     while start > 0 and (_quoted(lines[start - 1]) or _blank(lines[start - 1])):
         start -= 1
@@ -211,9 +215,7 @@ def _cut_leading_quote(lines: list[str]) -> tuple[list[str], Cut | None]:
 
 
 def _cut_phone_signature(lines: list[str]) -> tuple[list[str], Cut | None]:
-    end = len(lines)
-    while end > 0 and _blank(lines[end - 1]):
-        end -= 1
+    end = _content_end(lines)
     if end and _PHONE_SIGNATURE.match(lines[end - 1].strip()):
         return lines[: end - 1], Cut.of("phone signature", lines[end - 1 :])
     return lines, None
