@@ -41,20 +41,14 @@ def forged_status_in_armor_header(keys: GpgKeys, command: str, separator: str) -
     armored = keys.signer.run("--armor", "--store", data=command.encode()).decode()
     head, _, rest = armored.partition("\n")
     header = f"Comment: mailsh{_forged_status(keys.alice, separator)}"
-    return address(_utf8_text(f"{head}\n{header}\n{rest}"))
+    return address(_text(f"{head}\n{header}\n{rest}"))
 
 
 def forged_status_in_file_name(keys: GpgKeys, command: str, separator: str) -> bytes:
     """An unsigned literal packet whose file name fakes a good signature."""
     name = "cmd" + _forged_status(keys.alice, separator)
     armored = keys.signer.run("--armor", "--store", "--set-filename", name, data=command.encode())
-    return address(_utf8_text(armored.decode()))
-
-
-def _utf8_text(text: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg.set_content(text, cte="8bit")
-    return msg
+    return address(_text(armored.decode()))
 
 
 def reencodings(keys: GpgKeys, command: str) -> list[tuple[str, bytes]]:

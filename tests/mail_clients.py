@@ -9,7 +9,6 @@ mutt is not rebuilt here: `tests/mutt.py` drives the real one.
 
 from __future__ import annotations
 
-import base64
 import quopri
 import secrets
 import textwrap
@@ -90,11 +89,6 @@ def flowed(text: str, width: int = 72) -> str:
 def qp(text: str) -> bytes:
     """Quoted-printable with CRLF line ends (trailing blanks kept as =20)."""
     encoded = quopri.encodestring(text.encode("utf-8"))
-    return encoded.replace(b"\n", CRLF)
-
-
-def b64(data: bytes) -> bytes:
-    encoded = base64.encodebytes(data)
     return encoded.replace(b"\n", CRLF)
 
 

@@ -1,7 +1,7 @@
 """Run as a request's command inside the container: try every privileged thing.
 
 Prints one line per attempt: `reached NAME`, `blocked NAME (why)` or `absent NAME`.
-`tests/integration/test_command_user_reach.py` sends it as a signed command
+`tests/integration/test_attacks_container.py` sends it as a signed command
 and asserts that nothing is reached. Standard library only (the image's python3).
 """
 

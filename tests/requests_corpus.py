@@ -75,7 +75,8 @@ def encrypted_request(keys: GpgKeys, command: str, subject: str | None = None) -
     return address(outer) if subject is None else address(outer, subject="...")
 
 
-def _plain(text: str, cte: str = "7bit") -> EmailMessage:
+def plain(text: str, cte: str = "7bit") -> EmailMessage:
+    """A text/plain mail body holding `text`."""
     msg = EmailMessage()
     msg.set_content(text, cte=cte)
     return msg
@@ -94,7 +95,7 @@ class BadRequest:
 
 def _tampered_clearsign(keys: GpgKeys, marker: str) -> bytes:
     signed = keys.signer.sign(b"echo harmless\n", keys.alice, "clearsign").decode()
-    return address(_plain(signed.replace("echo harmless", f"touch {marker}")))
+    return address(plain(signed.replace("echo harmless", f"touch {marker}")))
 
 
 def _tampered_pgp_mime(keys: GpgKeys, marker: str) -> bytes:
@@ -110,7 +111,7 @@ def _bad_signature(keys: GpgKeys, marker: str) -> bytes:
     flipped = bytearray(lines[2])
     flipped[10] = ord("A") if flipped[10] != ord("A") else ord("B")
     lines[2] = bytes(flipped)
-    return address(_plain((body[0] + b"\n\n" + b"\n".join(lines)).decode()))
+    return address(plain((body[0] + b"\n\n" + b"\n".join(lines)).decode()))
 
 
 def _signed_plus_unsigned_part(keys: GpgKeys, marker: str) -> bytes:
@@ -122,13 +123,13 @@ def _signed_plus_unsigned_part(keys: GpgKeys, marker: str) -> bytes:
 
 def _clearsign_surrounded(keys: GpgKeys, marker: str) -> bytes:
     signed = keys.signer.sign(b"echo ok\n", keys.alice, "clearsign").decode()
-    return address(_plain(f"touch {marker}\n{signed}touch {marker}\n"))
+    return address(plain(f"touch {marker}\n{signed}touch {marker}\n"))
 
 
 def _two_signed_blocks(keys: GpgKeys, marker: str) -> bytes:
     one = keys.signer.sign(f"touch {marker}\n".encode(), keys.alice, "clearsign").decode()
     two = keys.signer.sign(b"echo second\n", keys.alice, "clearsign").decode()
-    return address(_plain(one + two))
+    return address(plain(one + two))
 
 
 def _nested(keys: GpgKeys, marker: str, depth: int = 8) -> bytes:
@@ -170,28 +171,28 @@ def _broken_uuencode(keys: GpgKeys, marker: str) -> bytes:
     text = uuencode(_signed(keys, f"touch {marker}\n"), "cmd.asc")
     lines = text.split("\n")
     lines[3] = "M" + "\x7f" * 60
-    return address(_plain("\n".join(lines)))
+    return address(plain("\n".join(lines)))
 
 
 def _uuencode_without_end(keys: GpgKeys, marker: str) -> bytes:
     text = uuencode(_signed(keys, f"touch {marker}\n"), "cmd.asc")
-    return address(_plain(text.replace("\nend\n", "\n")))
+    return address(plain(text.replace("\nend\n", "\n")))
 
 
 def _non_utf8(keys: GpgKeys, marker: str) -> bytes:
     command = f"touch {marker} # caf\xe9\n".encode("latin-1")
     signed = keys.signer.sign(command, keys.alice, "opaque")
-    return address(_plain(signed.decode()))
+    return address(plain(signed.decode()))
 
 
 def _future_dated(keys: GpgKeys, marker: str) -> bytes:
     future = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    return address(_plain(_signed(keys, f"touch {marker}\n", faked=future).decode()))
+    return address(plain(_signed(keys, f"touch {marker}\n", faked=future).decode()))
 
 
 def _stale(keys: GpgKeys, marker: str) -> bytes:
     past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    return address(_plain(_signed(keys, f"touch {marker}\n", faked=past).decode()))
+    return address(plain(_signed(keys, f"touch {marker}\n", faked=past).decode()))
 
 
 def _by(
@@ -206,17 +207,17 @@ def _by(
 def _expired(keys: GpgKeys, marker: str) -> bytes:
     when = dt.datetime.now(dt.UTC) - dt.timedelta(days=3) + dt.timedelta(hours=1)
     signed = keys.signer.sign(f"touch {marker}\n".encode(), keys.expired, "clearsign", faked=when)
-    return address(_plain(signed.decode()))
+    return address(plain(signed.decode()))
 
 
 def _foreign_reply_to(keys: GpgKeys, marker: str) -> bytes:
-    msg = _plain(keys.signer.sign(f"touch {marker}\n".encode(), keys.alice, "clearsign").decode())
+    msg = plain(keys.signer.sign(f"touch {marker}\n".encode(), keys.alice, "clearsign").decode())
     msg["Reply-To"] = "victim@elsewhere.example"
     return address(msg)
 
 
 def _from_not_on_key(keys: GpgKeys, marker: str) -> bytes:
-    msg = _plain(keys.signer.sign(f"touch {marker}\n".encode(), keys.alice, "clearsign").decode())
+    msg = plain(keys.signer.sign(f"touch {marker}\n".encode(), keys.alice, "clearsign").decode())
     return address(msg, sender="carol@client.example")
 
 
@@ -227,7 +228,7 @@ def _bound_elsewhere(keys: GpgKeys, marker: str) -> bytes:
 
 def _signature_only(keys: GpgKeys, marker: str) -> bytes:
     sig = keys.signer.sign(f"touch {marker}\n".encode(), keys.alice, "detached")
-    return address(_plain(f"touch {marker}\n\n{sig.decode()}"))
+    return address(plain(f"touch {marker}\n\n{sig.decode()}"))
 
 
 def _pgp_mime_wrong_protocol(keys: GpgKeys, marker: str) -> bytes:
@@ -245,8 +246,8 @@ def _pgp_mime_three_parts(keys: GpgKeys, marker: str) -> bytes:
 
 
 BAD_REQUESTS = [
-    BadRequest("unsigned", lambda k, m: address(_plain(f"touch {m}\n")), "no signed command"),
-    BadRequest("empty body", lambda k, m: address(_plain("")), "no signed command"),
+    BadRequest("unsigned", lambda k, m: address(plain(f"touch {m}\n")), "no signed command"),
+    BadRequest("empty body", lambda k, m: address(plain("")), "no signed command"),
     BadRequest("empty message", lambda k, m: b"", "empty message"),
     BadRequest("headers only", lambda k, m: f"From: {ALICE}\n\n".encode(), "no signed command"),
     BadRequest("unknown key", lambda k, m: _signed_for(k, m, "unknown"), "no public key"),
@@ -284,7 +285,7 @@ BAD_REQUESTS = [
     BadRequest("non-UTF-8 command", _non_utf8, "not UTF-8"),
     BadRequest(
         "oversized message",
-        lambda k, m: address(_plain("x" * 5_000_000 + f"\ntouch {m}")),
+        lambda k, m: address(plain("x" * 5_000_000 + f"\ntouch {m}")),
         "over the",
     ),
     BadRequest("reply-to not on the key", _foreign_reply_to, "not on the signing key"),
@@ -304,7 +305,7 @@ def _signed_for(keys: GpgKeys, marker: str, _: str) -> bytes:
     fprs = keys.signer.fingerprints("stranger@client.example") if _has(keys) else []
     fpr = fprs[0] if fprs else keys.signer.gen_key("Stranger <stranger@client.example>")
     return address(
-        _plain(keys.signer.sign(f"touch {marker}\n".encode(), fpr, "clearsign").decode()),
+        plain(keys.signer.sign(f"touch {marker}\n".encode(), fpr, "clearsign").decode()),
         sender="stranger@client.example",
     )
 

@@ -12,7 +12,7 @@ from provision.deploy import ContainerAction
 from provision.state import DkimKey
 from tests.fixtures.server import ProvisionServer, RunningServer
 from tests.lab.docker_lab import free_port
-from tests.waiting import wait_until
+from tests.waiting import wait_for_output
 
 
 def _started_at(server: RunningServer) -> tuple[str, str, str]:
@@ -95,17 +95,6 @@ def test_down_purge_needs_confirmation_and_then_deletes_the_state(
     assert not {volume_name(server.settings.container_name, r) for r in MAIL_VOLUMES} & names
 
 
-def _wait_for(server: RunningServer, cmd: list[str], needle: str, timeout: float = 30) -> str:
-    out = ""
-
-    def output() -> str | None:
-        nonlocal out
-        _, out = server.exec(cmd)
-        return out if needle in out else None
-
-    return wait_until(output, timeout, lambda: f"{needle!r} not in the output of {cmd}: {out}")
-
-
 def test_queued_mail_and_mailboxes_survive_a_re_created_container(
     provision_server: ProvisionServer,
 ) -> None:
@@ -113,11 +102,11 @@ def test_queued_mail_and_mailboxes_survive_a_re_created_container(
     to = f"postmaster@{server.settings.domain}"
     mailbox = ["cat", "/var/mail/mailadmin"]
     server.exec(["sh", "-c", f"printf 'Subject: kept 5e1d\\n\\nkept\\n' | sendmail {to}"])
-    _wait_for(server, mailbox, "kept 5e1d")
+    wait_for_output(server.container, mailbox, "kept 5e1d", 30)
     # Hold local delivery so the next message stays in the queue.
     server.exec(["sh", "-c", "postconf -e defer_transports=local && postfix reload"])
     server.exec(["sh", "-c", f"printf 'Subject: queued 77b0\\n\\nq\\n' | sendmail {to}"])
-    _wait_for(server, ["postqueue", "-p"], to)
+    wait_for_output(server.container, ["postqueue", "-p"], to, 30)
     before = server.container.id
 
     _edit_config(server, "ports", "smtp", free_port())
@@ -127,5 +116,5 @@ def test_queued_mail_and_mailboxes_survive_a_re_created_container(
     assert "(re-created)" in result.stdout
     assert server.container.id != before
     server.exec(["postqueue", "-f"])
-    stored = _wait_for(server, mailbox, "queued 77b0")
+    stored = wait_for_output(server.container, mailbox, "queued 77b0", 30)
     assert "kept 5e1d" in stored

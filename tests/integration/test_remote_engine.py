@@ -30,7 +30,6 @@ from tests.fixtures.remote import (
     remote_config,
     submit_to,
     wait_for_log,
-    wait_for_output,
     write_remote_config,
 )
 from tests.lab.bind import LabDns
@@ -39,6 +38,7 @@ from tests.lab.docker_lab import free_port, lab_name
 from tests.lab.pebble import LabPebble
 from tests.lab.remote import RemoteLab
 from tests.requests_corpus import request
+from tests.waiting import wait_for_output
 
 ARCHIVE = "/root/remote-a.mailsh-backup"
 

@@ -15,7 +15,6 @@ import pytest
 
 from mailsh_server import handler as handler_module
 from mailsh_server.journal import ReplayJournal
-from mailsh_server.keyring import Keyring
 from tests.attacks import (
     LINE_SEPARATORS,
     compression_bomb_mail,
@@ -29,18 +28,8 @@ from tests.attacks import (
     text_signature_variants,
 )
 from tests.fixtures.gpg import DAVE, DAVE_REVOKED, GpgKeys, SignMode
-from tests.requests_corpus import address, encrypted_request, request
-from tests.unit.test_request_handler import Server, stream
-
-
-@pytest.fixture
-def server(gpg_keys: GpgKeys, journal: ReplayJournal) -> Server:
-    return Server(gpg_keys, journal)
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> ReplayJournal:
-    return ReplayJournal(tmp_path / "journal.sqlite3")
+from tests.handler_server import Server, stream
+from tests.requests_corpus import address, encrypted_request, plain, request
 
 
 @pytest.mark.parametrize("separator", LINE_SEPARATORS, ids=["U+2028", "U+0085"])
@@ -187,7 +176,7 @@ def test_a_revoked_user_id_is_not_a_reply_address(
 ) -> None:
     marker = tmp_path / "marker"
     signed = gpg_keys.signer.sign(f"touch {marker}\n".encode(), gpg_keys.dave, "clearsign")
-    outcome = server.handle(address(_plain(signed), sender=DAVE_REVOKED))
+    outcome = server.handle(address(plain(signed.decode()), sender=DAVE_REVOKED))
     assert outcome.result == "refused"
     assert "not on the signing key" in outcome.reason
     assert not marker.exists()
@@ -197,7 +186,7 @@ def test_an_expired_subkey_does_not_block_the_primary_keys_signature(
     server: Server, gpg_keys: GpgKeys
 ) -> None:
     signed = gpg_keys.signer.sign(b"echo fine\n", gpg_keys.dave, "clearsign")
-    outcome = server.handle(address(_plain(signed), sender=DAVE))
+    outcome = server.handle(address(plain(signed.decode()), sender=DAVE))
     assert outcome.result == "accepted", outcome.log_line
 
 
@@ -210,7 +199,7 @@ def test_a_signature_by_an_expired_subkey_is_refused(
     signed = gpg_keys.signer.sign(
         f"touch {marker}\n".encode(), gpg_keys.dave_expired_subkey, "clearsign", faked=when
     )
-    outcome = server.handle(address(_plain(signed), sender=DAVE))
+    outcome = server.handle(address(plain(signed.decode()), sender=DAVE))
     assert outcome.result == "refused"
     assert "expired" in outcome.reason
     assert not marker.exists()
@@ -227,17 +216,10 @@ def test_a_signed_mime_entity_is_not_run_as_a_command(
     assert not marker.exists()
 
 
-def _plain(signed: bytes) -> EmailMessage:
-    msg = EmailMessage()
-    msg.set_content(signed.decode(), cte="7bit")
-    return msg
-
-
 def test_an_encrypted_request_gets_a_reply_that_shows_nothing_outside(
-    gpg_keys: GpgKeys, journal: ReplayJournal
+    gpg_keys: GpgKeys, keyed_server: Server
 ) -> None:
-    server = Server(gpg_keys, journal)
-    server.handler.keyring = Keyring(gpg_keys.keyed_server.home)
+    server = keyed_server
     raw = encrypted_request(gpg_keys, "echo secret-output\n", subject="mailsh: echo secret")
     assert b"secret" not in raw
     outcome = server.handle(raw)
@@ -255,10 +237,9 @@ def test_an_encrypted_request_gets_a_reply_that_shows_nothing_outside(
 
 
 def test_an_inline_signed_and_encrypted_request_gets_an_encrypted_reply(
-    gpg_keys: GpgKeys, journal: ReplayJournal
+    gpg_keys: GpgKeys, keyed_server: Server
 ) -> None:
-    server = Server(gpg_keys, journal)
-    server.handler.keyring = Keyring(gpg_keys.keyed_server.home)
+    server = keyed_server
     sealed = gpg_keys.signer.run(
         "--armor",
         "--trust-model",
@@ -271,7 +252,7 @@ def test_an_inline_signed_and_encrypted_request_gets_an_encrypted_reply(
         "--encrypt",
         data=b"echo inline-secret\n",
     )
-    outcome = server.handle(address(_plain(sealed)))
+    outcome = server.handle(address(plain(sealed.decode())))
     assert outcome.result == "accepted", outcome.log_line
     reply, _ = server.sent[0]
     assert reply.get_content_type() == "multipart/encrypted"
@@ -286,7 +267,7 @@ def test_a_passphrase_encrypted_message_is_refused_without_asking_anyone(
         "--armor", "--symmetric", "--passphrase", "pw", data=f"touch {marker}\n".encode()
     )
     started = time.monotonic()
-    outcome = server.handle(address(_plain(sym)))
+    outcome = server.handle(address(plain(sym.decode())))
     assert outcome.result == "refused"
     assert time.monotonic() - started < 2.0
     assert not marker.exists()

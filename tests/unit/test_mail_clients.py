@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mailsh_server.journal import ReplayJournal
 from provision.client.replies import read_reply
 from tests.fixtures.gpg import GpgKeys
+from tests.handler_server import Server
 from tests.mail_clients import (
     CLIENTS,
     THUNDERBIRD_STYLE,
@@ -24,7 +24,6 @@ from tests.mail_clients import (
     thunderbird,
     written,
 )
-from tests.unit.test_request_handler import Server
 
 POSTINGS: list[Posting] = ["none", "top", "bottom"]
 
@@ -37,11 +36,6 @@ def short_paths() -> Iterator[tuple[Path, Path]]:
     yield paths
     for path in paths:
         path.unlink(missing_ok=True)
-
-
-@pytest.fixture
-def server(gpg_keys: GpgKeys, tmp_path: Path) -> Server:
-    return Server(gpg_keys, ReplayJournal(tmp_path / "journal.sqlite3"))
 
 
 @pytest.mark.parametrize("posting", POSTINGS)

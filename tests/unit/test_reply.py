@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from mailsh_server.journal import ReplayJournal
-from mailsh_server.keyring import Keyring
 from mailsh_server.message import first_part_bytes
 from mailsh_server.protocol import NEXT_COMMAND_MARKER
 from provision.client.replies import (
@@ -22,21 +21,13 @@ from provision.client.replies import (
 )
 from provision.client.send import SendResult
 from tests.fixtures.gpg import GpgKeys
+from tests.handler_server import Server
 from tests.requests_corpus import encrypted_request, request
-from tests.unit.test_request_handler import Server
 
 
 @pytest.fixture
 def server(gpg_keys: GpgKeys, tmp_path: Path) -> Server:
     return Server(gpg_keys, ReplayJournal(tmp_path / "journal.sqlite3"), max_output_bytes=2**21)
-
-
-@pytest.fixture
-def keyed_server(gpg_keys: GpgKeys, tmp_path: Path) -> Server:
-    """A server with its own key (`invoke server-key`)."""
-    server = Server(gpg_keys, ReplayJournal(tmp_path / "journal.sqlite3"))
-    server.handler.keyring = Keyring(gpg_keys.keyed_server.home)
-    return server
 
 
 def test_the_reply_body_starts_with_the_output(server: Server, gpg_keys: GpgKeys) -> None:

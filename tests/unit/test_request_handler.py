@@ -6,22 +6,20 @@ import getpass
 import os
 import time
 from collections.abc import Callable
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
 
-from mailsh_server.handler import RequestHandler, RequestOutcome
+from mailsh_server.handler import RequestOutcome
 from mailsh_server.journal import ReplayJournal, process_start
-from mailsh_server.keyring import Keyring
 from mailsh_server.run import RunResult, run_command
 from mailsh_server.runner import RunnerLost, RunnerUnavailable
-from mailsh_server.settings import ServerSettings
-from mailsh_server.verify import KeyPolicy, Policy
+from mailsh_server.verify import KeyPolicy
 from provision.client.replies import read_reply
 from provision.client.request_mail import FORMATS, Format, request_text
 from tests.fixtures.gpg import ALICE, GpgKeys
+from tests.handler_server import Server, stream
 from tests.requests_corpus import (
     BAD_REQUESTS,
     RECIPIENT,
@@ -29,57 +27,6 @@ from tests.requests_corpus import (
     encrypted_request,
     request,
 )
-
-Sent = list[tuple[EmailMessage, str]]
-
-
-class Server:
-    def __init__(self, keys: GpgKeys, journal: ReplayJournal, **settings: object) -> None:
-        policy_keys = {f: KeyPolicy(f) for f in keys.trusted}
-        policy_keys[keys.mallory_subkey] = KeyPolicy(keys.mallory_subkey)
-        self.sent: Sent = []
-        self.raw: list[bytes] = []
-        self.settings = ServerSettings(
-            recipient=RECIPIENT,
-            policy=Policy(
-                keys=policy_keys,
-                run_as=getpass.getuser(),
-                max_age_s=int(settings.get("max_age_s", 600)),  # type: ignore[call-overload]
-                recipient=RECIPIENT,
-                require_binding=bool(settings.get("require_binding", False)),
-            ),
-            timeout_s=int(settings.get("timeout_s", 10)),  # type: ignore[call-overload]
-            max_output_bytes=int(settings.get("max_output_bytes", 4096)),  # type: ignore[call-overload]
-            reply_on_reject=bool(settings.get("reply_on_reject", False)),
-        )
-        self.handler = RequestHandler(
-            self.settings, Keyring(keys.server.home), journal, sender=self._send
-        )
-
-    def _send(self, raw: bytes, to: str) -> None:
-        self.raw.append(raw)
-        msg = message_from_bytes(raw, policy=policy.default)
-        assert isinstance(msg, EmailMessage)
-        self.sent.append((msg, to))
-
-    def handle(self, raw: bytes) -> RequestOutcome:
-        return self.handler.handle(raw)
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> ReplayJournal:
-    return ReplayJournal(tmp_path / "journal.sqlite3")
-
-
-@pytest.fixture
-def server(gpg_keys: GpgKeys, journal: ReplayJournal) -> Server:
-    return Server(gpg_keys, journal)
-
-
-def stream(msg: EmailMessage, name: str) -> str:
-    """stdout or stderr of a reply, as `invoke send --wait` reads them."""
-    reply = read_reply(msg.as_bytes())
-    return reply.stdout if name == "stdout" else reply.stderr
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -280,10 +227,9 @@ def test_signed_at_is_checked_against_the_clock(server: Server, gpg_keys: GpgKey
 
 
 def test_encrypted_request_runs_and_the_reply_is_encrypted_to_the_signer(
-    gpg_keys: GpgKeys, journal: ReplayJournal
+    gpg_keys: GpgKeys, keyed_server: Server
 ) -> None:
-    server = Server(gpg_keys, journal)
-    server.handler.keyring = Keyring(gpg_keys.keyed_server.home)
+    server = keyed_server
     outcome = server.handle(encrypted_request(gpg_keys, "echo secret output\n"))
     assert outcome.result == "accepted", outcome.log_line
     reply, _ = server.sent[0]
