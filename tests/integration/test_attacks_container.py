@@ -17,9 +17,8 @@ from tests.attacks import (
     reencodings,
 )
 from tests.fixtures.gpg import GpgKeys
-from tests.fixtures.requests import submit, wait_reply
+from tests.fixtures.requests import handler_log_line, submit, wait_reply
 from tests.fixtures.server import RunningServer
-from tests.integration.test_requests import _log_line
 from tests.requests_corpus import request
 
 REACH_SCRIPT = Path(__file__).resolve().parents[1] / "privileged_reach.py"
@@ -39,7 +38,7 @@ def test_forged_status_lines_run_nothing_in_the_container(
 ) -> None:
     marker = _marker()
     raw = forged_status_in_armor_header(gpg_keys, f"touch {marker}\n", "\u2028")
-    line = _log_line(request_server, submit(request_server, raw))
+    line = handler_log_line(request_server, submit(request_server, raw))
     assert "refused" in line
     assert _absent(request_server, marker)
 
@@ -62,7 +61,7 @@ def test_a_compression_bomb_is_refused_within_two_seconds(
     raw = compression_bomb_mail(gib=2)
     assert len(raw) < 8192
     started = time.monotonic()
-    line = _log_line(request_server, submit(request_server, raw))
+    line = handler_log_line(request_server, submit(request_server, raw))
     assert time.monotonic() - started < 2.0
     assert "over" in line and "bytes" in line
     peak = int(re.search(r"\bmaxrss_mb=(\d+)", line).group(1))  # type: ignore[union-attr]
@@ -76,7 +75,7 @@ def test_deep_mime_nesting_is_refused_and_not_kept_for_retries(
     msg_id = re.search(rb"Message-ID: (\S+)", raw).group(1).decode()  # type: ignore[union-attr]
     with smtplib.SMTP(*request_server.smtp, timeout=10) as smtp:
         smtp.sendmail("a@client.example", [request_server.settings.request_recipient], raw)
-    line = _log_line(request_server, msg_id)
+    line = handler_log_line(request_server, msg_id)
     assert "refused" in line
     _, queue = request_server.exec(["postqueue", "-p"])
     assert "Mail queue is empty" in queue

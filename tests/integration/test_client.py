@@ -9,7 +9,13 @@ import docker
 import pytest
 
 from provision.client.request_mail import FORMATS
-from tests.fixtures.server import ProvisionServer, RunningServer, run_invoke, started_server
+from tests.fixtures.server import (
+    ProvisionServer,
+    RunningServer,
+    keygen_and_trust,
+    run_invoke,
+    started_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,25 +27,11 @@ def shared_server(
         yield server
 
 
-def _keygen_and_trust(server: RunningServer, tmp_path: Path, name: str) -> dict[str, str]:
-    """A fresh GnuPG home with a key made by `invoke keygen` and trusted by `invoke trust`."""
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-    env = {"GNUPGHOME": str(home)}
-    email = f"{name.lower()}@client.example"
-    made = run_invoke(server.config_path, "keygen", "--name", name, "--email", email, env=env)
-    assert made.returncode == 0, made.stderr
-    public = made.stdout.split("public key: ", 1)[1].split()[0]
-    trusted = run_invoke(server.config_path, "trust", public, env=env)
-    assert trusted.returncode == 0, trusted.stderr
-    return env
-
-
 def test_keygen_trust_and_send_wait_print_the_output(
     shared_server: RunningServer, tmp_path: Path
 ) -> None:
     server = shared_server
-    env = _keygen_and_trust(server, tmp_path, "Alice")
+    env = keygen_and_trust(server, tmp_path, "Alice")
     assert "[[keys]]" in server.config_path.read_text()
 
     for fmt in FORMATS:
@@ -63,7 +55,7 @@ def test_send_wait_exits_with_the_command_status(
     shared_server: RunningServer, tmp_path: Path
 ) -> None:
     server = shared_server
-    env = _keygen_and_trust(server, tmp_path, "Bob")
+    env = keygen_and_trust(server, tmp_path, "Bob")
     sent = run_invoke(
         server.config_path, "send", "--command", "echo oops >&2; exit 7", "--wait", env=env
     )
@@ -76,7 +68,7 @@ def test_encrypted_request_gets_an_encrypted_reply(
 ) -> None:
     # A server of its own: its key makes every later reply signed and encrypted.
     server = provision_server()
-    env = _keygen_and_trust(server, tmp_path, "Carol")
+    env = keygen_and_trust(server, tmp_path, "Carol")
     key = run_invoke(server.config_path, "server-key", env=env)
     assert key.returncode == 0, key.stderr
     assert key.stdout.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")

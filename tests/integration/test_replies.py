@@ -18,8 +18,7 @@ from provision.client.replies import EXIT_NO_REPLY, EXIT_REFUSED, EXIT_TIMED_OUT
 from provision.client.server_key import load_server_key
 from provision.state import StateDir
 from tests.fixtures.gpg import GpgKeys
-from tests.fixtures.server import RunningServer, run_invoke, started_server
-from tests.integration.test_client import _keygen_and_trust
+from tests.fixtures.server import RunningServer, keygen_and_trust, run_invoke, started_server
 from tests.mutt import mbox, mutt
 
 
@@ -49,7 +48,7 @@ def keyed(
     """A server (timeout_s 2) with its own key, and a user trusted by it (`invoke` tasks)."""
     directory = tmp_path_factory.mktemp("keyed")
     with started_server(docker_client, directory, requests={"timeout_s": 2}) as server:
-        env = _keygen_and_trust(server, directory, "Alice")
+        env = keygen_and_trust(server, directory, "Alice")
         made = run_invoke(server.config_path, "server-key", env=env)
         assert made.returncode == 0, made.stderr
         yield KeyedServer(server, env, Path(env["GNUPGHOME"]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import uuid
 from email.utils import make_msgid
@@ -12,10 +11,9 @@ import pytest
 
 from provision.client.request_mail import FORMATS, Format
 from tests.fixtures.gpg import ALICE, GpgKeys
-from tests.fixtures.requests import request_log, submit, wait_reply
+from tests.fixtures.requests import handler_log_line, submit, wait_reply
 from tests.fixtures.server import RunningServer
 from tests.requests_corpus import BAD_REQUESTS, BadRequest, request
-from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -110,23 +108,7 @@ def test_bad_request_through_the_container_is_not_executed_and_logged(
     marker = f"/tmp/marker-{uuid.uuid4().hex}"
     raw = bad.build(gpg_keys, marker)
     msg_id = submit(request_server, raw)
-    line = _log_line(request_server, msg_id)
+    line = handler_log_line(request_server, msg_id)
     assert bad.reason in line
     code, _ = request_server.exec(["test", "-e", marker])
     assert code != 0, f"{marker} was created"
-
-
-def _log_line(server: RunningServer, msg_id: str, timeout: float = 20) -> str:
-    """The handler's log line for a request: the first after postfix queued it (requests
-    here go one at a time; the handler's lines and postfix's reach the log by two ways,
-    so the handler's may follow postfix's delivery line)."""
-
-    def handler_line() -> str | None:
-        logs = request_log(server)
-        queued = re.search(r"message-id=" + re.escape(msg_id), logs)
-        if not queued:
-            return None
-        after = logs[queued.end() :].splitlines()
-        return next((line for line in after if "mailsh-request" in line), None)
-
-    return wait_until(handler_line, timeout, f"no handler log line for {msg_id}")
