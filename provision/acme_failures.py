@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from mailsh_acme import failures
 from mailsh_acme.failures import AcmeProblem
 from provision.errors import MailshError
 
@@ -22,10 +21,3 @@ def as_acme_errors() -> Iterator[None]:
         yield
     except AcmeProblem as e:
         raise AcmeError(e.message, e.hint) from e
-
-
-@contextmanager
-def acme_failures(action: str, directory: str) -> Iterator[None]:
-    """Library and network exceptions as one-line AcmeErrors."""
-    with as_acme_errors(), failures.acme_failures(action, directory):
-        yield

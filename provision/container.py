@@ -29,7 +29,6 @@ from provision.state_volume import STATE_MOUNT
 # journal, keyring, renewal status); postfix's queue (accepted requests not yet
 # answered) and local mailboxes.
 VOLUMES = {"state": STATE_MOUNT, "spool": "/var/spool/postfix", "mail": "/var/mail"}
-MAIL_VOLUMES = {"spool": VOLUMES["spool"], "mail": VOLUMES["mail"]}
 LABEL_SPEC = "org.mailsh.spec"
 NOFILE = 8192
 HEALTH_TIMEOUT_S = 90.0

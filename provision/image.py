@@ -13,7 +13,6 @@ import docker.errors
 from docker.models.images import Image
 
 from provision.base_image import LOCAL_BASE
-from provision.base_image import build_base_image as build_base_image  # tests/lab use it
 from provision.digest import content_hash
 from provision.errors import DockerError
 from provision.render import render_dockerfile

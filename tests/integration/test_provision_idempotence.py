@@ -7,7 +7,7 @@ import tomllib
 
 import tomli_w
 
-from provision.container import MAIL_VOLUMES, volume_name
+from provision.container import volume_name
 from provision.deploy import ContainerAction
 from provision.state import DkimKey
 from tests.fixtures.server import ProvisionServer, RunningServer
@@ -92,7 +92,7 @@ def test_down_purge_needs_confirmation_and_then_deletes_the_state(
     assert done.returncode == 0, done.stderr
     assert not server.state.root.exists()
     names = {v.name for v in server.client.volumes.list()}
-    assert not {volume_name(server.settings.container_name, r) for r in MAIL_VOLUMES} & names
+    assert not {volume_name(server.settings.container_name, r) for r in ("spool", "mail")} & names
 
 
 def test_queued_mail_and_mailboxes_survive_a_re_created_container(

@@ -18,7 +18,7 @@ import docker.errors
 from docker.models.containers import Container
 from docker.models.networks import Network
 
-from provision.image import LOCAL_BASE, build_base_image
+from provision.base_image import LOCAL_BASE, build_base_image
 
 LAB_DIR = Path(__file__).resolve().parent
 LAB_LABEL = "org.mailsh.lab"

@@ -8,8 +8,9 @@ import pytest
 import requests
 from acme import messages
 
+from mailsh_acme.failures import acme_failures
 from provision.acme import Challenge, challenge_batches, load_account_key
-from provision.acme_failures import AcmeError, acme_failures
+from provision.acme_failures import AcmeError, as_acme_errors
 from provision.config import parse_settings
 from provision.errors import ConfigError
 
@@ -48,7 +49,11 @@ def test_refused_connection_becomes_one_sentence() -> None:
         "(Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object>: "
         "Failed to establish a new connection: [Errno 111] Connection refused'))"
     )
-    with pytest.raises(AcmeError) as info, acme_failures("ACME directory", "https://ca/dir"):
+    with (
+        pytest.raises(AcmeError) as info,
+        as_acme_errors(),
+        acme_failures("ACME directory", "https://ca/dir"),
+    ):
         raise cause
     assert info.value.message == (
         "ACME directory: cannot reach the ACME server https://ca/dir (connection refused)"
@@ -57,7 +62,11 @@ def test_refused_connection_becomes_one_sentence() -> None:
 
 def test_acme_problem_document_is_quoted() -> None:
     problem = messages.Error.with_code("rejectedIdentifier", detail="name is forbidden")
-    with pytest.raises(AcmeError, match="refused: name is forbidden"), acme_failures("x", "u"):
+    with (
+        pytest.raises(AcmeError, match="refused: name is forbidden"),
+        as_acme_errors(),
+        acme_failures("x", "u"),
+    ):
         raise problem
 
 
