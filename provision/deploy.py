@@ -32,7 +32,7 @@ from provision.dkim import signing_key
 from provision.dns import registry
 from provision.engine import Engine, select_engine
 from provision.errors import DockerError, MailshError
-from provision.files import write_atomic
+from provision.files import update_file
 from provision.image import ensure_image
 from provision.render import render_configs, renewal_settings, site_names
 from provision.state import (
@@ -120,8 +120,7 @@ def _write_relay_secret(settings: Settings, state: StateDir, environ: Mapping[st
     password = secret(relay.password_env, environ, "relay.password_env")
     entry = f"[{relay.host}]:{relay.port} {relay.username}:{password}\n".encode()
     path.parent.mkdir(mode=0o700, exist_ok=True)
-    write_atomic(path, entry, mode=0o600)
-    return entry
+    return update_file(path, entry, mode=0o600)
 
 
 def _write_renewal_files(
@@ -138,20 +137,22 @@ def _write_renewal_files(
         return b""
     variable = registry.secret_env(settings)
     assert variable is not None  # a provider the server renews through has a secret
+    parts = []
     if environ.get(variable):
         secret_file.parent.mkdir(mode=0o700, exist_ok=True)
-        write_atomic(secret_file, environ[variable], mode=0o600)
-    elif not secret_file.exists():
+        parts.append(update_file(secret_file, environ[variable], mode=0o600))
+    elif secret_file.exists():
+        parts.append(secret_file.read_bytes())
+    else:
         progress(
             f"warning: {variable} is not set: the server cannot renew its certificate by "
             "itself until `invoke provision` runs with it"
         )
     bundle = settings.acme.ca_bundle
     if bundle is not None:
-        write_atomic(bundle_file, bundle.read_bytes())
+        parts.append(update_file(bundle_file, bundle.read_bytes()))
     else:
         bundle_file.unlink(missing_ok=True)
-    parts = [p.read_bytes() for p in (secret_file, bundle_file) if p.exists()]
     return b"\0".join(parts)
 
 

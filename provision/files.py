@@ -28,6 +28,14 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
         raise
 
 
+def update_file(path: Path, data: bytes | str, mode: int = 0o644) -> bytes:
+    """`write_atomic`, only when `path` does not hold `data` already; the bytes."""
+    raw = data.encode() if isinstance(data, str) else data
+    if not path.exists() or path.read_bytes() != raw:
+        write_atomic(path, raw, mode)
+    return raw
+
+
 def ensure_private_key(
     path: Path,
     generate: Callable[[], PrivateKeyTypes],

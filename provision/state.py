@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from mailsh_server.protocol import CONFIG_HASH_FILE
 from provision.digest import content_hash
 from provision.errors import MailshError
-from provision.files import ensure_private_key, write_atomic
+from provision.files import ensure_private_key, update_file, write_atomic
 
 SELF_SIGNED_DAYS = 825
 RENEW_SELF_SIGNED_DAYS = 30
@@ -183,9 +183,7 @@ def write_rendered(
 ) -> str:
     """Write rendered files (only those that changed) and the hash the container compares."""
     for rel, text in files.items():
-        path = directory / rel
-        if not path.exists() or path.read_text() != text:
-            write_atomic(path, text)
+        update_file(directory / rel, text)
     known = set(files) | {CONFIG_HASH_FILE}
     for stale in directory.rglob("*"):
         if stale.is_file() and stale.relative_to(directory).as_posix() not in known:
