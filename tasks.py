@@ -44,10 +44,6 @@ CONFIGS_HELP = {
 }
 
 
-def _servers(config: list[str]) -> list[fleet.Server]:
-    return fleet.load_servers(config)
-
-
 def _failed(outcomes: Sequence[fleet.ServerOutcome[Any]]) -> None:
     """Exit 1 when any server failed (the table said which and why)."""
     errors = [o.error for o in outcomes if o.error is not None]
@@ -75,7 +71,7 @@ def provision(c: Context, config: list[str], no_cache: bool = False, debug: bool
         return summary.Provisioned(settings, where, result, dns)
 
     with user_errors(debug):
-        outcomes = fleet.run_all(_servers(config), one, progress)
+        outcomes = fleet.run_all(fleet.load_servers(config), one, progress)
         summary.print_provisioned(outcomes, out)
         _failed(outcomes)
 
@@ -109,7 +105,7 @@ def status(c: Context, config: list[str], json: bool = False, debug: bool = Fals
         return server_status(server.settings, client, where, os.environ)
 
     with user_errors(debug):
-        outcomes = fleet.run_all(_servers(config), one, progress)
+        outcomes = fleet.run_all(fleet.load_servers(config), one, progress)
         if json:
             doc = [
                 o.value.as_json() if o.value else {"name": o.server.name, "error": str(o.error)}
@@ -315,7 +311,7 @@ def send(
         if (command is None) == (file is None):
             raise Exit("mailsh: give --command CMD or --file SCRIPT", code=1)
         text = Path(file).read_text() if file else f"{command}\n"
-        settings = fleet.pick(_servers([config] if config else []), server).settings
+        settings = fleet.pick(fleet.load_servers([config] if config else []), server).settings
         sent = sending.send(
             settings,
             keys.user_gpg(),
@@ -410,7 +406,7 @@ def certs(c: Context, config: list[str], force: bool = False, debug: bool = Fals
         )
 
     with user_errors(debug):
-        outcomes = fleet.run_all(_servers(config), one, progress)
+        outcomes = fleet.run_all(fleet.load_servers(config), one, progress)
         for o in outcomes:
             name = f"{o.server.name}: " if len(outcomes) > 1 else ""
             if o.value is None:
@@ -499,7 +495,7 @@ def check_deliverability(
         return target, run(target, _names(only), _names(skip))
 
     with user_errors(debug):
-        outcomes = fleet.run_all(_servers(config), one, progress)
+        outcomes = fleet.run_all(fleet.load_servers(config), one, progress)
         _failed(outcomes)
     docs, codes = [], []
     for o in outcomes:

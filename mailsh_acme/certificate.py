@@ -49,8 +49,9 @@ def check_certificate(cert_pem: bytes | None, names: list[str], now: dt.datetime
     have = _dns_names(cert) or set()
     if have != set(names):
         return CertCheck(True, f"the certificate covers {', '.join(sorted(have)) or 'no name'}")
-    left = not_after(cert) - now
-    until = not_after(cert).strftime("%Y-%m-%d")
+    expires = not_after(cert)
+    left = expires - now
+    until = expires.strftime("%Y-%m-%d")
     if left < dt.timedelta(days=RENEW_BEFORE_DAYS):
         return CertCheck(True, f"the certificate expires on {until} ({left.days} days left)")
     return CertCheck(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,12 +19,11 @@ import requests
 from acme import challenges, crypto_util, messages
 from acme import client as acme_client
 from acme import errors as acme_errors
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy.jwk import JWKRSA
 
-from mailsh_acme.certificate import not_after
+from mailsh_acme.certificate import pem_not_after
 from mailsh_acme.failures import AcmeProblem, acme_failures
 
 Progress = Callable[[str], None]
@@ -69,7 +68,7 @@ class IssuedCertificate:
 
     @property
     def not_after(self) -> dt.datetime:
-        return not_after(x509.load_pem_x509_certificate(self.fullchain_pem))
+        return pem_not_after(self.fullchain_pem)
 
 
 def connect(
@@ -183,7 +182,7 @@ def _finalize(client: acme_client.ClientV2, order: messages.OrderResource, deadl
     except messages.Error as e:
         if e.code != "orderNotReady":
             raise
-    delay = 0.05
+    pause = _pauses(0.05, deadline)
     while True:
         body = order.body
         if body.status == messages.STATUS_VALID and body.certificate is not None:
@@ -192,10 +191,7 @@ def _finalize(client: acme_client.ClientV2, order: messages.OrderResource, deadl
             if body.error is not None:
                 raise acme_errors.IssuanceError(body.error)
             raise acme_errors.Error("the order became invalid without a reason")
-        if time.monotonic() > deadline:
-            raise acme_errors.TimeoutError()
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
+        next(pause)
         if body.status == messages.STATUS_READY:
             order = client.begin_finalization(order)
         else:
@@ -242,7 +238,7 @@ def _poll_authorization(
     client: acme_client.ClientV2, ch: Challenge, progress: Progress, deadline: float
 ) -> None:
     authz = ch.authorization
-    delay = 0.1
+    pause = _pauses(0.1, deadline)
     while True:
         authz, _ = client.poll(authz)
         status = authz.body.status
@@ -251,10 +247,19 @@ def _poll_authorization(
             return
         if status != messages.STATUS_PENDING:
             raise acme_errors.ValidationError([authz])
+        next(pause)
+
+
+def _pauses(first: float, deadline: float) -> Iterator[None]:
+    """The waits between two polls of the ACME server: from `first`, doubling up to 2 s;
+    acme's TimeoutError once `deadline` (monotonic) has passed."""
+    delay = first
+    while True:
         if time.monotonic() > deadline:
             raise acme_errors.TimeoutError()
         time.sleep(delay)
         delay = min(delay * 2, 2.0)
+        yield
 
 
 def _restore(zone: ChallengeZone, name: str, values: tuple[str, ...], progress: Progress) -> None:
