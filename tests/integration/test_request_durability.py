@@ -10,7 +10,7 @@ import docker
 import pytest
 
 from tests.fixtures.gpg import GpgKeys
-from tests.fixtures.requests import start_request_server, stop_server, submit, wait_reply
+from tests.fixtures.requests import started_request_server, submit, wait_reply
 from tests.fixtures.server import RunningServer
 from tests.requests_corpus import request
 from tests.waiting import wait_until
@@ -23,14 +23,13 @@ def durable_server(
     gpg_keys: GpgKeys,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningServer]:
-    server = start_request_server(
+    with started_request_server(
         docker_client,
         tmp_path_factory.mktemp("durable"),
         gpg_keys,
         requests={"timeout_s": 60, "max_output_bytes": 4096},
-    )
-    yield server
-    stop_server(server)
+    ) as server:
+        yield server
 
 
 def _wait_for_file(server: RunningServer, path: str, timeout: float = 20) -> None:
