@@ -7,10 +7,8 @@ for a VPS; the engine publishes the server's ports on its own machine's address.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import subprocess
-import tarfile
 import tomllib
 from dataclasses import dataclass
 
@@ -36,20 +34,11 @@ from tests.lab.bind import LabDns
 from tests.lab.compose import Lab
 from tests.lab.docker_lab import free_port, lab_name
 from tests.lab.pebble import LabPebble
-from tests.lab.remote import RemoteLab
+from tests.lab.remote import RemoteLab, tar_of
 from tests.requests_corpus import request
 from tests.waiting import wait_for_output
 
 ARCHIVE = "/root/remote-a.mailsh-backup"
-
-
-def _tar(name: str, data: bytes, mode: int = 0o600) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode = len(data), mode
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 @dataclass
@@ -264,7 +253,8 @@ def test_failed_renewal_keeps_the_certificate_and_mails_the_admin(
     _renewal_status(server, "renewed")
     served = _served(server, short_pebble)
     wrong = base64.b64encode(b"not the lab's TSIG secret, wrong").decode()
-    server.container.put_archive("/var/lib/mailsh/secrets", _tar("dns", wrong.encode()))
+    secret = tar_of({"dns": (wrong.encode(), 0o600)})
+    server.container.put_archive("/var/lib/mailsh/secrets", secret)
 
     server.container.exec_run(["supervisorctl", "signal", "HUP", "mailsh-renewer"])
 

@@ -91,13 +91,8 @@ class RemoteLab:
     def put(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Write a file in the operator container (its directory is created)."""
         target = PurePosixPath(path)
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            info = tarfile.TarInfo(target.name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
         self.operator.exec_run(["mkdir", "-p", str(target.parent)])
-        assert self.operator.put_archive(str(target.parent), buf.getvalue())
+        assert self.operator.put_archive(str(target.parent), tar_of({target.name: (data, mode)}))
 
     def read(self, path: str) -> bytes:
         data = read_container_file(self.operator, path)
@@ -151,7 +146,8 @@ def mailsh_code() -> bytes:
     return buf.getvalue()
 
 
-def _tar(files: dict[str, tuple[bytes, int]]) -> bytes:
+def tar_of(files: dict[str, tuple[bytes, int]]) -> bytes:
+    """An in-memory tar of `files` (name: (data, mode)), for put_archive."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, (data, mode) in files.items():
@@ -215,8 +211,8 @@ def _start_sshd(
             "UsePAM=no",
         ],
     )
-    container.put_archive("/etc/ssh", _tar({"ssh_host_ed25519_key": (host_key, 0o600)}))
-    container.put_archive("/root/.ssh", _tar({"authorized_keys": (client_key.encode(), 0o600)}))
+    container.put_archive("/etc/ssh", tar_of({"ssh_host_ed25519_key": (host_key, 0o600)}))
+    container.put_archive("/root/.ssh", tar_of({"authorized_keys": (client_key.encode(), 0o600)}))
     container.start()
     return container, host_public
 
@@ -235,7 +231,7 @@ def remote_lab(client: docker.DockerClient, lab: Lab) -> Iterator[RemoteLab]:
         known = f"[{host}]:{port} {host_public}\n".encode()
         operator.put_archive(
             "/root",
-            _tar({".ssh/id_ed25519": (operator_key, 0o600), ".ssh/known_hosts": (known, 0o644)}),
+            tar_of({".ssh/id_ed25519": (operator_key, 0o600), ".ssh/known_hosts": (known, 0o644)}),
         )
         operator.exec_run(["chmod", "700", "/root/.ssh"])
         operator.put_archive("/opt", mailsh_code())
