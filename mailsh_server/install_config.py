@@ -201,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.reload:
             reload_services(changed)
     except subprocess.CalledProcessError as e:
-        detail = (e.stderr or b"").decode(errors="replace").strip() if e.stderr else ""
+        # postfix-script says why on stdout ("the Postfix mail system is not running").
+        said = [out for out in (e.stderr, e.stdout) if out]
+        detail = b" ".join(said).decode(errors="replace").strip()
         print(f"install_config: {' '.join(e.cmd)} failed: {detail}", file=sys.stderr)
         return 1
     return 0

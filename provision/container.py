@@ -216,26 +216,58 @@ def wait_healthy(
     timeout: float = HEALTH_TIMEOUT_S,
 ) -> str:
     """Wait until supervisord runs every program and the published SMTP port greets."""
+
+    def greets() -> str:
+        try:
+            return greeting(container, spec, engine)
+        except (OSError, smtplib.SMTPException) as e:
+            where = join_host_port(published_host(spec.bind, engine), spec.smtp_port)
+            raise NotYet(f"published port {where}: {e}") from None
+
+    announcement = "waiting for the services to become healthy"
+    return _wait_for(container, greets, progress, announcement, timeout)
+
+
+def wait_services(
+    container: Container, progress: Progress, timeout: float = HEALTH_TIMEOUT_S
+) -> None:
+    """Wait until supervisord runs every program: a container the engine has just (re)started
+    is still installing its configuration, and its postfix cannot be reloaded yet."""
+    _wait_for(
+        container, lambda: "", progress, f"waiting for {container.name} to finish starting", timeout
+    )
+
+
+class NotYet(Exception):
+    """A last check of `_wait_for` that has not passed yet, and why."""
+
+
+def _wait_for(
+    container: Container,
+    check: Callable[[], str],
+    progress: Progress,
+    announcement: str,
+    timeout: float,
+) -> str:
+    """What `check` returns once every service runs (it raises NotYet while it cannot)."""
     problem = "not checked yet"
     restarts = container.attrs.get("RestartCount", 0)
 
-    def healthy() -> str | None:
-        """The SMTP greeting once every service runs; None while starting."""
+    def ready() -> str | None:
         nonlocal problem
         container.reload()
         restarted = container.attrs.get("RestartCount", 0) > restarts
         if container.status in ("exited", "dead") or restarted:
             logs = container.logs(tail=15).decode(errors="replace").strip()
-            raise HealthError(f"container {spec.name} exited during start-up:\n{logs}")
+            raise HealthError(f"container {container.name} exited during start-up:\n{logs}")
         if container.status == "running":
             code, out = exec_in(container, server_command(protocol.HEALTH_MODULE))
             problem = out.strip()
             if code == 0:
                 try:
-                    return greeting(container, spec, engine)
-                except (OSError, smtplib.SMTPException) as e:
-                    where = join_host_port(published_host(spec.bind, engine), spec.smtp_port)
-                    problem = f"published port {where}: {e}"
+                    return check()
+                except NotYet as e:
+                    problem = str(e)
         return None
 
     announced = False
@@ -243,15 +275,15 @@ def wait_healthy(
     def waiting(_elapsed: float) -> None:
         nonlocal announced
         if not announced:
-            progress("waiting for the services to become healthy")
+            progress(announcement)
             announced = True
 
     return poll(
-        healthy,
+        ready,
         timeout,
         HEALTH_POLL_S,
         lambda: HealthError(
-            f"container {spec.name} not healthy after {timeout:.0f} s: {problem}",
+            f"container {container.name} not healthy after {timeout:.0f} s: {problem}",
             hint="see `invoke logs`",
         ),
         waiting=waiting,

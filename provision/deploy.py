@@ -27,6 +27,7 @@ from provision.container import (
     run_spec,
     start_container,
     wait_healthy,
+    wait_services,
 )
 from provision.dkim import signing_key
 from provision.dns import registry
@@ -193,6 +194,7 @@ def provision(
                 action = ContainerAction.UNCHANGED
             else:
                 progress("configuration changed: installing and reloading services")
+                wait_services(container, progress)
                 ship_state(container, state)
                 reload_config(container)
                 action = ContainerAction.RELOADED
@@ -257,6 +259,7 @@ def renew_certificate(
     if container is None or container.status != "running":
         return CertsOutcome(result, reloaded=False, not_reloaded="no running container")
     progress(f"reloading postfix and caddy in {settings.container_name}")
+    wait_services(container, progress)
     ship_state(container, state)
     reload_config(container)
     if applied_config_hash(container) != config_hash:

@@ -63,6 +63,22 @@ def test_config_only_change_is_live_without_rebuild_or_restart(
     assert _advertised_size(server) == 3 * 1024 * 1024
 
 
+def test_config_change_right_after_the_engine_restarted_the_container_is_reloaded(
+    provision_server: ProvisionServer,
+) -> None:
+    # As when dockerd starts and brings back the container (restart policy) just before
+    # `invoke provision`: postfix is not running yet, and `postfix reload` would fail.
+    server = provision_server()
+    server.container.restart(timeout=5)
+    _edit_config(server, "smtp", "max_message_mb", 4)
+
+    result = server.invoke("provision")
+
+    assert result.returncode == 0, result.stderr
+    assert f"({ContainerAction.RELOADED.value})" in result.stdout
+    assert _advertised_size(server) == 4 * 1024 * 1024
+
+
 def test_provision_after_down_reuses_the_dkim_key(provision_server: ProvisionServer) -> None:
     server = provision_server()
     key_line = f"dkim      mail key sha256:{server.result.dkim.fingerprint}"
