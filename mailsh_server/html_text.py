@@ -6,7 +6,6 @@ rendering is a bad signature, never another command.
 
 from __future__ import annotations
 
-import html
 import re
 from email.message import Message
 from html.parser import HTMLParser
@@ -55,5 +54,7 @@ def html_text(body: bytes, part: Message) -> bytes:
     text = _TAG_GAP.sub("><", text.replace("\r\n", "\n"))
     parser.feed(text.replace("\n", " "))
     parser.close()
-    plain = html.unescape("".join(parser.chunks)).replace("\xa0", " ")
+    # The parser decodes entities (convert_charrefs): decoding again would turn a signed
+    # "&lt;" into "<".
+    plain = "".join(parser.chunks).replace("\xa0", " ")
     return plain.encode("utf-8")
