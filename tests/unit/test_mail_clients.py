@@ -58,8 +58,10 @@ def test_a_client_shaped_request_runs_only_what_the_person_wrote(
     assert counter.read_text() == "ran\n"
     assert not marker.exists()
     assert "signature block" in reply.text
-    if posting != "none":
-        assert f"quoted reply ({posting}-posted)" in reply.text or "signature" in reply.text
+    if posting == "bottom":
+        assert "quoted reply (bottom-posted)" in reply.text
+    elif posting == "top":  # the quote is below the signature, and cut with it
+        assert "signature block (and all below it)" in reply.text
 
 
 def test_a_long_thunderbird_command_soft_wrapped_runs_as_one_line(
@@ -101,3 +103,13 @@ def test_a_clear_signed_block_in_an_html_only_mail_runs(server: Server, gpg_keys
     outcome = server.handle(html_only_clearsigned(gpg_keys, text))
     assert outcome.result == "accepted", outcome.log_line
     assert read_reply(server.raw[0]).stdout == "a  b\nc\n"
+
+
+def test_html_entities_in_a_clear_signed_block_in_an_html_only_mail_are_decoded_once(
+    server: Server, gpg_keys: GpgKeys
+) -> None:
+    # The HTML says &amp;lt; for a signed "&lt;": decoding it twice would run "<".
+    text = written("echo '<a&b>' '&lt;' '&amp;'", THUNDERBIRD_STYLE)
+    outcome = server.handle(html_only_clearsigned(gpg_keys, text))
+    assert outcome.result == "accepted", outcome.log_line
+    assert read_reply(server.raw[0]).stdout == "<a&b> &lt; &amp;\n"
