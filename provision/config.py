@@ -279,10 +279,15 @@ def parse_settings(data: Mapping[str, Any], source: str, base_dir: Path) -> Sett
         raise ConfigError(f"{source}: {first}{suffix}") from None
     if not settings.state_dir.is_absolute():
         settings = settings.model_copy(update={"state_dir": base_dir / settings.state_dir})
-    bundle = settings.acme.ca_bundle
-    if bundle is not None and not bundle.is_absolute():
-        acme = settings.acme.model_copy(update={"ca_bundle": base_dir / bundle})
-        settings = settings.model_copy(update={"acme": acme})
+    for section in ("acme", "deliverability"):
+        part = getattr(settings, section)
+        if part.ca_bundle is None:
+            continue
+        bundle = base_dir / part.ca_bundle  # an absolute path stays as it is
+        if not bundle.is_file():
+            raise ConfigError(f"{source}: [{section}] ca_bundle: no such file {bundle}")
+        update = {section: part.model_copy(update={"ca_bundle": bundle})}
+        settings = settings.model_copy(update=update)
     return settings
 
 

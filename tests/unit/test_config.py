@@ -46,6 +46,17 @@ def test_relative_state_dir_is_taken_from_the_config_file_directory(tmp_path: Pa
     assert settings.state_dir == tmp_path / "st"
 
 
+@pytest.mark.parametrize("section", ["acme", "deliverability"])
+def test_a_ca_bundle_is_taken_from_the_config_directory_and_must_exist(
+    tmp_path: Path, section: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"\[{section}\] ca_bundle: no such file .*/ca\.pem"):
+        _load(tmp_path, f'[{section}]\nca_bundle = "ca.pem"\n')
+    (tmp_path / "ca.pem").write_text("a CA\n")
+    settings = _load(tmp_path, f'[{section}]\nca_bundle = "ca.pem"\n')
+    assert getattr(settings, section).ca_bundle == tmp_path / "ca.pem"
+
+
 def test_unknown_key_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"ports\.smpt: unknown key"):
         _load(tmp_path, "[ports]\nsmpt = 25\n")
