@@ -10,6 +10,7 @@ from typing import Any
 
 from invoke.context import Context
 from invoke.exceptions import Exit
+from rich.markup import escape
 
 from provision import deploy, dkim, engine, fleet, image, operate, summary
 from provision.base_image import DEBIAN_MIRROR, LOCAL_BASE, build_base_image
@@ -189,7 +190,7 @@ def backup(
         )
         sealed = f", encrypted to {done.encrypted_to}" if done.encrypted_to else ""
         out.print(
-            f"backup of {settings.container_name}: {done.path} "
+            f"backup of {settings.container_name}: {escape(str(done.path))} "
             f"({done.size / 2**20:.1f} MiB, {done.seconds:.1f} s{sealed})",
             soft_wrap=True,
         )
@@ -220,10 +221,10 @@ def restore(
             force,
         )
         if done.wrote_config:
-            err.print(f"wrote the archived config to {config_path}")
+            err.print(f"wrote the archived config to {escape(str(config_path))}")
         out.print(
-            f"[bold green]restored[/] {done.source} as {done.settings.container_name} "
-            f"({done.provisioned.action.value}): {done.provisioned.banner}"
+            f"[bold green]restored[/] {escape(str(done.source))} as {done.settings.container_name} "
+            f"({done.provisioned.action.value}): {escape(done.provisioned.banner)}"
         )
 
 
@@ -253,8 +254,8 @@ def keygen(
         fpr = keys.keygen(gpg, name, email, rsa=rsa, passphrase=passphrase)
         path = keys.export_public(gpg, fpr, settings.state_dir.resolve() / "client" / f"{fpr}.asc")
         out.print(f"created key {fpr}")
-        out.print(f"public key: {path}", soft_wrap=True)
-        out.print(f"next: invoke trust {path}", soft_wrap=True)
+        out.print(f"public key: {escape(str(path))}", soft_wrap=True)
+        out.print(f"next: invoke trust {escape(str(path))}", soft_wrap=True)
 
 
 @task(help={**CONFIG_HELP, "path": "an ASCII-armored public key file"})
@@ -265,7 +266,7 @@ def trust(c: Context, path: str, config: str | None = None, debug: bool = False)
         config_path = config_path or Path.cwd() / CONFIG_FILENAME
         settings = load_settings(config_path) if config_path.exists() else _settings(None)
         fpr = keys.trust(settings, config_path, Path(path), keys.user_gpg())
-        out.print(f"trusted {fpr} (in {config_path})", soft_wrap=True)
+        out.print(f"trusted {fpr} (in {escape(str(config_path))})", soft_wrap=True)
         settings = load_settings(config_path)
         result = deploy.update_running(settings, engine.docker_client(settings), progress)
         if result is not None:
@@ -411,22 +412,24 @@ def certs(c: Context, config: list[str], force: bool = False, debug: bool = Fals
             name = f"{o.server.name}: " if len(outcomes) > 1 else ""
             if o.value is None:
                 if len(outcomes) > 1:
-                    out.print(f"{name}[red]failed[/]: {o.error}", soft_wrap=True)
+                    out.print(f"{name}[red]failed[/]: {escape(str(o.error))}", soft_wrap=True)
                 continue
             cert = o.value.certificate
             if not cert.issued:
-                out.print(f"{name}nothing to do: {cert.reason}")
+                out.print(f"{name}nothing to do: {escape(cert.reason)}")
                 continue
             until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
             out.print(
                 f"{name}[bold green]certificate issued[/] in {cert.seconds:.1f} s "
-                f"({cert.reason}), valid until {until}"
+                f"({escape(cert.reason)}), valid until {until}"
             )
             if o.value.reloaded:
                 out.print(f"  postfix and caddy reloaded in {o.server.name}")
             else:
                 why = o.value.not_reloaded
-                out.print(f"  server not updated ({why}): `invoke provision` will use it")
+                out.print(
+                    f"  server not updated ({escape(str(why))}): `invoke provision` will use it"
+                )
         _failed(outcomes)
 
 

@@ -12,6 +12,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 from rich.console import Console
+from rich.markup import escape
 
 from provision.errors import MailshError
 
@@ -21,7 +22,7 @@ err = Console(stderr=True, highlight=False)
 
 def progress(message: str) -> None:
     """One progress line on stderr, so stdout stays clean for --json and summaries."""
-    err.print(f"[dim]·[/dim] {message}", soft_wrap=True)
+    err.print(f"[dim]·[/dim] {escape(message)}", soft_wrap=True)
 
 
 @contextmanager

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from provision.config import Settings
+from provision.config_types import join_host_port
 from provision.deploy import ProvisionResult
 from provision.dns import publish as dns_publish
 from provision.engine import Engine, published_host, reachable_here
@@ -28,19 +30,23 @@ def provision_lines(done: Provisioned) -> list[str]:
     """The block `invoke provision` prints for one server."""
     settings, where, result = done.settings, done.engine, done.result
     host = published_host(settings.ports.bind, where)
+    smtp, https = (
+        join_host_port(host, settings.ports.smtp),
+        join_host_port(host, settings.ports.https),
+    )
     lines = [
-        f"[bold green]mailsh is up[/] ({result.action.value}) on {where}",
+        f"[bold green]mailsh is up[/] ({result.action.value}) on {escape(str(where))}",
         f"  hostname  {settings.fqdn}",
-        f"  smtp      {host}:{settings.ports.smtp} -> 25",
-        f"  https     {host}:{settings.ports.https} -> 443",
+        f"  smtp      {escape(smtp)} -> 25",
+        f"  https     {escape(https)} -> 443",
     ]
     if not reachable_here(settings.ports.bind, where):
         lines.append(
-            f"  note      published on the loopback of {where.host} only: "
-            'set [ports] bind = "0.0.0.0" to receive mail from the internet'
+            f"  note      published on the loopback of {escape(str(where.host))} only: "
+            'set \\[ports] bind = "0.0.0.0" to receive mail from the internet'
         )
     lines += [
-        f"  banner    {result.banner}",
+        f"  banner    {escape(result.banner)}",
         f"  requests  {settings.request_recipient}",
         f"  dkim      {settings.dkim.selector} key sha256:{result.dkim.fingerprint}",
         "  DNS records:" if done.dns.zone_fragment is None else "  publish these:",
@@ -49,8 +55,12 @@ def provision_lines(done: Provisioned) -> list[str]:
 
 
 def print_provisioned(outcomes: Sequence[ServerOutcome[Provisioned]], out: Console) -> None:
-    if len(outcomes) == 1 and outcomes[0].value is not None:
+    """One server: its block, or nothing when it failed (the error line says why).
+    Several: a table."""
+    if len(outcomes) == 1:
         done = outcomes[0].value
+        if done is None:
+            return
         for line in provision_lines(done):
             out.print(line, soft_wrap=True)
         for line in dns_publish.report_lines(done.dns):
@@ -61,16 +71,16 @@ def print_provisioned(outcomes: Sequence[ServerOutcome[Provisioned]], out: Conso
         table.add_column(column)
     for o in outcomes:
         if o.value is None:
-            table.add_row(o.server.name, f"[red]failed[/]: {o.error}", "", "", "", "")
+            table.add_row(o.server.name, f"[red]failed[/]: {escape(str(o.error))}", "", "", "", "")
             continue
         s, where = o.value.settings, o.value.engine
         host = published_host(s.ports.bind, where)
         table.add_row(
             s.container_name,
             o.value.result.action.value,
-            str(where),
-            f"{host}:{s.ports.smtp}",
-            f"{host}:{s.ports.https}",
+            escape(str(where)),
+            escape(join_host_port(host, s.ports.smtp)),
+            escape(join_host_port(host, s.ports.https)),
             o.value.result.dkim.fingerprint,
         )
     out.print(table)
@@ -120,7 +130,9 @@ def print_status(outcomes: Sequence[ServerOutcome[ServerStatus]], out: Console) 
         for o in outcomes:
             st = o.value
             if st is None:
-                table.add_row(o.server.name, f"[red]error[/]: {o.error}", "", "", "", "", "")
+                table.add_row(
+                    o.server.name, f"[red]error[/]: {escape(str(o.error))}", "", "", "", "", ""
+                )
                 continue
             down = [n for n, s in st.services.items() if s != "RUNNING"]
             table.add_row(
@@ -128,7 +140,7 @@ def print_status(outcomes: Sequence[ServerOutcome[ServerStatus]], out: Console) 
                 st.state,
                 "all running" if st.services and not down else ", ".join(down) or "-",
                 "-" if st.certificate_days is None else str(st.certificate_days),
-                st.dns,
+                escape(st.dns),
                 "-" if st.queue is None else str(st.queue),
                 _mib(sum(st.disk.values())),
             )
