@@ -93,7 +93,7 @@ class DuckDnsProvider:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.zone = zone.rstrip(".").lower()
-        self.subname = self._subname(domain.rstrip(".").lower())
+        self.subname = subname_of(domain, self.zone)
         self.txt = txt
         self.api = api.rstrip("/")
         self.timeout = timeout
@@ -132,15 +132,6 @@ class DuckDnsProvider:
     @property
     def fqdn(self) -> str:
         return f"{self.subname}.{self.zone}"
-
-    def _subname(self, domain: str) -> str:
-        sub = domain.removesuffix(f".{self.zone}")
-        if sub == domain or "." in sub or not sub:
-            raise DnsError(
-                f"duckdns: domain {domain} is not <name>.{self.zone}",
-                hint=f"set domain to your DuckDNS name, like myhost.{self.zone}",
-            )
-        return sub
 
     def _covers(self, name: str) -> bool:
         name = name.rstrip(".").lower()
@@ -281,5 +272,17 @@ def secret_env(settings: Settings) -> str:
 def renewer_zone(settings: Settings) -> dict[str, object] | None:
     """What the server's own renewer needs to publish challenges (never the token)."""
     d = settings.dns.duckdns
-    subname = settings.domain.removesuffix(f".{d.zone}")
+    subname = subname_of(settings.domain, d.zone)
     return {"provider": "duckdns", "api": d.api, "subname": subname, "timeout_s": d.timeout_s}
+
+
+def subname_of(domain: str, zone: str) -> str:
+    """The DuckDNS name of `domain` (myhost of myhost.duckdns.org), or a DnsError."""
+    domain, zone = domain.rstrip(".").lower(), zone.rstrip(".").lower()
+    sub = domain.removesuffix(f".{zone}")
+    if sub == domain or "." in sub or not sub:
+        raise DnsError(
+            f"duckdns: domain {domain} is not <name>.{zone}",
+            hint=f"set domain to your DuckDNS name, like myhost.{zone}",
+        )
+    return sub

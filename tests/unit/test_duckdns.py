@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 import responses
 
-from provision.dns.duckdns import DuckDnsProvider, txt_kind
+from provision.config import parse_settings
+from provision.dns.duckdns import DuckDnsProvider, renewer_zone, txt_kind
 from provision.dns.provider import Record
 from provision.errors import DnsError
 
@@ -30,6 +32,25 @@ def _provider(txt: str = "dkim", retries: int = 2) -> tuple[DuckDnsProvider, lis
 def test_domain_must_be_a_bare_duckdns_name() -> None:
     with pytest.raises(DnsError, match=r"is not <name>\.duckdns\.org"):
         DuckDnsProvider("a.home.duckdns.org", TOKEN)
+
+
+@pytest.mark.parametrize("domain", ["example.org", "a.home.duckdns.org"])
+def test_the_server_renewer_gets_no_zone_for_a_domain_duckdns_does_not_hold(domain: str) -> None:
+    settings = parse_settings({"domain": domain, "dns": {"provider": "duckdns"}}, "t", Path("/"))
+    with pytest.raises(DnsError, match=r"is not <name>\.duckdns\.org"):
+        renewer_zone(settings)
+
+
+def test_the_server_renewer_publishes_under_the_bare_subname() -> None:
+    settings = parse_settings(
+        {"domain": "Home.DuckDNS.org", "dns": {"provider": "duckdns"}}, "t", Path("/")
+    )
+    assert renewer_zone(settings) == {
+        "provider": "duckdns",
+        "api": "https://www.duckdns.org",
+        "subname": "home",
+        "timeout_s": settings.dns.duckdns.timeout_s,
+    }
 
 
 def test_txt_kinds_are_recognised_by_name_and_value() -> None:
