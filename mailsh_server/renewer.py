@@ -165,10 +165,22 @@ def record(settings: dict[str, Any], attempt: Attempt) -> None:
     os.replace(tmp, RENEWAL_STATUS)
     log(f"{attempt.result}: {attempt.detail}")
     if attempt.result == "failed":
-        mail = failure_mail(settings, attempt)
-        subprocess.run(
-            ["/usr/sbin/sendmail", "-t", "-oi"], input=mail.as_bytes(), check=False, timeout=60
+        alert(failure_mail(settings, attempt))
+
+
+def alert(mail: EmailMessage, sendmail: str = "/usr/sbin/sendmail") -> None:
+    """Hand the failure alert to postfix; when it cannot, say so in the log (the status
+    file keeps the failure for `invoke status` either way)."""
+    try:
+        done = subprocess.run(
+            [sendmail, "-t", "-oi"], input=mail.as_bytes(), capture_output=True, timeout=60
         )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log(f"the failure alert was not sent: {e}")
+        return
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).decode(errors="replace").strip()
+        log(f"the failure alert was not sent: sendmail exit {done.returncode}: {said[:300]}")
 
 
 def main() -> int:
