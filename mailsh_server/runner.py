@@ -31,6 +31,8 @@ import socketserver
 import struct
 import sys
 import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from io import BufferedIOBase
 from pathlib import Path
@@ -202,7 +204,8 @@ class _Connection(socketserver.StreamRequestHandler):
             self._refuse(str(e))
             return
         try:
-            result = run_sandboxed(command, user, timeout_s, cap, limits)
+            with server.occupancy.running(user):
+                result = run_sandboxed(command, user, timeout_s, cap, limits)
         except NotStarted as e:
             self._refuse(str(e))
             return
@@ -228,6 +231,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self._slots = threading.BoundedSemaphore(self.MAX_RUNNING)
         # Who may ask (SO_PEERCRED): root and the handler, looked up once.
         self.askers = (0, pwd.getpwnam(HANDLER_USER).pw_uid)
+        self.occupancy = Occupancy()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self._slots.acquire()  # beyond MAX_RUNNING, the next waits in the listen queue
@@ -242,6 +246,38 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+
+
+class Occupancy:
+    """How many commands each run_as user has running. When a user's last one ends,
+    whatever its commands left behind is killed: a process started in a new session
+    (`setsid`, a daemon) is out of reach of the process-group kill, and would otherwise
+    outlive its command, its timeout and its reply."""
+
+    def __init__(self, kill: Callable[[set[int]], int] | None = None) -> None:
+        self._kill = kill or kill_processes_of
+        self._running: Counter[int] = Counter()
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def running(self, user: str) -> Iterator[None]:
+        try:
+            uid = pwd.getpwnam(user).pw_uid
+        except KeyError:
+            raise NotStarted(f"no user {user!r}") from None
+        if uid == 0:  # never: run_as_problem refuses root before this
+            raise NotStarted("run_as root is not allowed")
+        with self._lock:
+            self._running[uid] += 1
+        try:
+            yield
+        finally:
+            # Under the lock: a command of this user starting now waits for the kill.
+            with self._lock:
+                self._running[uid] -= 1
+                if not self._running[uid]:
+                    del self._running[uid]
+                    self._kill({uid})
 
 
 def _live_uid(pid: str) -> int | None:

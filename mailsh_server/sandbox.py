@@ -7,7 +7,8 @@ user, its address space, the size of any file it writes and its CPU time. bash s
 the ulimits itself (`PRELUDE`) before it reads a byte of the command, which it then
 sources from its file: the resident runner is threaded, and a preexec function is
 neither safe in a threaded process nor cheap (it forces a full fork). After
-`timeout_s`, or as soon as bash exits, the whole process group is killed. The
+`timeout_s`, or as soon as bash exits, the whole process group is killed (the runner
+then kills what the user still runs once none of its commands does). The
 resident runner (`mailsh_server.runner`, root) calls this for the handler; tests
 call it directly.
 """

@@ -124,6 +124,24 @@ def test_the_command_user_reaches_nothing_privileged(
     assert must_exist <= blocked, lines
 
 
+def test_a_process_a_command_starts_in_a_new_session_does_not_outlive_it(
+    request_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    # setsid puts it out of reach of the process-group kill; the runner kills what the
+    # command user still runs once its last command has ended.
+    seconds = 3000 + uuid.uuid4().int % 1000
+    command = (
+        f"setsid sleep {seconds} >/dev/null 2>&1 </dev/null &\n"
+        f"sleep 0.3; ps -o sid= -o args= -u mailsh | grep -c 'sleep {seconds}$'\n"
+    )
+    reply = wait_reply(
+        request_server, submit(request_server, request(gpg_keys, "pgp-mime", command))
+    )
+    assert reply.stream("stdout") == "1\n"  # it was running
+    code, out = request_server.exec(["pgrep", "-u", "mailsh", "-f", f"sleep {seconds}"])
+    assert code == 1, out
+
+
 def test_only_the_request_address_postmaster_and_abuse_receive_mail(
     request_server: RunningServer,
 ) -> None:

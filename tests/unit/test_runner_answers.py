@@ -7,11 +7,13 @@ import getpass
 import io
 import json
 import os
+import pwd
 import subprocess
 
 import pytest
 
 from mailsh_server.runner import (
+    Occupancy,
     RunnerError,
     RunnerLost,
     _live_uid,
@@ -105,3 +107,36 @@ def test_no_leftover_hunt_ever_targets_root_or_a_service_account(
     )
     stop_leftovers({"root", "postfix", "nobody", "no-such-user-here"})
     assert targeted == [set()]
+
+
+def _uid(user: str) -> int:
+    return pwd.getpwnam(user).pw_uid
+
+
+def test_what_a_users_commands_leave_running_is_killed_when_its_last_command_ends() -> None:
+    killed: list[set[int]] = []
+    occupancy = Occupancy(kill=lambda uids: killed.append(uids) or 0)
+    with occupancy.running("nobody"):
+        with occupancy.running("nobody"):
+            pass
+        assert killed == []  # another command of this user still runs
+        with occupancy.running("daemon"):
+            pass
+        assert killed == [{_uid("daemon")}]
+    assert killed == [{_uid("daemon")}, {_uid("nobody")}]
+
+
+def test_leftovers_are_killed_also_when_the_command_failed() -> None:
+    killed: list[set[int]] = []
+    occupancy = Occupancy(kill=lambda uids: killed.append(uids) or 0)
+    with pytest.raises(NotStarted), occupancy.running("nobody"):
+        raise NotStarted("no bash")
+    assert killed == [{_uid("nobody")}]
+
+
+@pytest.mark.parametrize("user", ["root", "no-such-user-here"])
+def test_no_occupancy_for_root_or_an_unknown_user(user: str) -> None:
+    killed: list[set[int]] = []
+    with pytest.raises(NotStarted), Occupancy(kill=lambda u: killed.append(u) or 0).running(user):
+        pass
+    assert killed == []
