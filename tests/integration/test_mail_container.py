@@ -12,6 +12,8 @@ import dkim
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from mailsh_server import protocol
+from mailsh_server.protocol import server_command
 from tests.fixtures.server import RunningServer
 from tests.waiting import wait_until
 
@@ -136,3 +138,20 @@ def test_caddy_serves_https_with_the_configured_certificate(
         tls.sendall(f"GET / HTTP/1.1\r\nHost: {running_server.settings.fqdn}\r\n\r\n".encode())
         response = tls.recv(4096)
     assert response.startswith(b"HTTP/1.1 200")
+
+
+def test_postfix_restarted_through_supervisor_runs_again(running_server: RunningServer) -> None:
+    # `postfix start-fg` under supervisord: a restart must stop the master it started,
+    # or the new one fails "already running" and the container turns unhealthy.
+    code, out = running_server.exec(["supervisorctl", "restart", "postfix"])
+    assert code == 0, out
+
+    def healthy() -> bool:
+        code, _ = running_server.exec(server_command(protocol.HEALTH_MODULE))
+        return code == 0
+
+    wait_until(healthy, 30, "postfix did not come back after a restart")
+    _, masters = running_server.exec(["pgrep", "-c", "-x", "master"])
+    assert masters.strip() == "1"
+    with smtplib.SMTP(*running_server.smtp, timeout=10) as smtp:
+        assert smtp.noop()[0] == 250
