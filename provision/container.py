@@ -139,6 +139,20 @@ def start_container(container: Container) -> None:
         raise DockerError(message, hint) from None
 
 
+def restart_container(container: Container) -> None:
+    try:
+        container.restart(timeout=10)
+    except docker.errors.APIError as e:
+        raise DockerError(f"cannot restart container {container.name}: {e.explanation}") from None
+
+
+def docker_health(container: Container) -> str | None:
+    """The engine's health status (starting, healthy, unhealthy), None without a check."""
+    health = container.attrs.get("State", {}).get("Health") or {}
+    status = health.get("Status")
+    return str(status) if status else None
+
+
 def remove_container(container: Container) -> None:
     try:
         container.remove(force=True, v=False)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import docker
+from docker.models.containers import Container
 
 from mailsh_acme.certificate import still_usable
 from provision.certs import CertResult, ensure_acme_certificate
@@ -21,9 +22,11 @@ from provision.config import Settings, secret
 from provision.container import (
     applied_config_hash,
     create_container,
+    docker_health,
     find_container,
     reload_config,
     remove_container,
+    restart_container,
     run_spec,
     start_container,
     wait_healthy,
@@ -53,6 +56,7 @@ class ContainerAction(StrEnum):
 
     UNCHANGED = "unchanged"
     RELOADED = "configuration reloaded"
+    RESTARTED = "restarted with the new configuration"
     STARTED = "started"
     CREATED = "created"
     RECREATED = "re-created"
@@ -194,10 +198,7 @@ def provision(
                 action = ContainerAction.UNCHANGED
             else:
                 progress("configuration changed: installing and reloading services")
-                wait_services(container, progress)
-                ship_state(container, state)
-                reload_config(container)
-                action = ContainerAction.RELOADED
+                action = _reload_or_restart(container, state, progress)
         else:
             progress(f"starting stopped container {spec.name}")
             ship_state(container, state)
@@ -213,9 +214,29 @@ def provision(
         ship_state(container, state)
         start_container(container)
     banner = wait_healthy(container, spec, engine, progress)
-    if action == ContainerAction.RELOADED and applied_config_hash(container) != config_hash:
+    applied = (ContainerAction.RELOADED, ContainerAction.RESTARTED)
+    if action in applied and applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new configuration")
     return ProvisionResult(action, built, container.id, banner, dkim)
+
+
+def _reload_or_restart(
+    container: Container, state: StateDir, progress: Progress
+) -> ContainerAction:
+    """Ship the changed state to the running container and reload its services. One the
+    engine has just (re)started is waited for first (its services are not up yet); one
+    whose services cannot be reloaded (postfix down) is restarted, and its start-up
+    installs the new configuration."""
+    if docker_health(container) == "starting":
+        wait_services(container, progress)
+    ship_state(container, state)
+    try:
+        reload_config(container)
+    except DockerError as e:
+        progress(f"{e.message}: restarting {container.name} instead")
+        restart_container(container)
+        return ContainerAction.RESTARTED
+    return ContainerAction.RELOADED
 
 
 def update_running(
@@ -259,9 +280,8 @@ def renew_certificate(
     if container is None or container.status != "running":
         return CertsOutcome(result, reloaded=False, not_reloaded="no running container")
     progress(f"reloading postfix and caddy in {settings.container_name}")
-    wait_services(container, progress)
-    ship_state(container, state)
-    reload_config(container)
+    if _reload_or_restart(container, state, progress) == ContainerAction.RESTARTED:
+        wait_services(container, progress)
     if applied_config_hash(container) != config_hash:
         raise MailshError("the container did not take the new certificate")
     return CertsOutcome(result, reloaded=True)

@@ -7,12 +7,12 @@ import tomllib
 
 import tomli_w
 
-from provision.container import volume_name
+from provision.container import docker_health, volume_name
 from provision.deploy import ContainerAction
 from provision.state import DkimKey
 from tests.fixtures.server import ProvisionServer, RunningServer
 from tests.lab.docker_lab import free_port
-from tests.waiting import wait_for_output
+from tests.waiting import wait_for_output, wait_until
 
 
 def _started_at(server: RunningServer) -> tuple[str, str, str]:
@@ -77,6 +77,28 @@ def test_config_change_right_after_the_engine_restarted_the_container_is_reloade
     assert result.returncode == 0, result.stderr
     assert f"({ContainerAction.RELOADED.value})" in result.stdout
     assert _advertised_size(server) == 4 * 1024 * 1024
+
+
+def test_a_config_change_postfix_cannot_reload_restarts_the_container_with_it(
+    provision_server: ProvisionServer,
+) -> None:
+    server = provision_server()
+
+    def engine_says_healthy() -> bool:  # its first check runs 30 s after the start
+        server.container.reload()
+        return docker_health(server.container) == "healthy"
+
+    wait_until(engine_says_healthy, 60, "the engine never found the container healthy")
+    code, out = server.exec(["supervisorctl", "stop", "postfix"])
+    assert code == 0, out
+    _edit_config(server, "smtp", "max_message_mb", 5)
+
+    result = server.invoke("provision")
+
+    assert result.returncode == 0, result.stderr
+    assert "postfix reload failed" in result.stderr and "not running" in result.stderr
+    assert f"({ContainerAction.RESTARTED.value})" in result.stdout
+    assert _advertised_size(server) == 5 * 1024 * 1024
 
 
 def test_provision_after_down_reuses_the_dkim_key(provision_server: ProvisionServer) -> None:
