@@ -18,7 +18,7 @@ from provision.client import keys
 from provision.client import send as sending
 from provision.client.request_mail import FORMATS
 from provision.client.server_key import ensure_server_key
-from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings
+from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings, secret
 from provision.console import err, out, progress, task, user_errors
 from provision.dkim_rotate import rotate_dkim
 from provision.dns import publish as dns_publish
@@ -249,8 +249,10 @@ def keygen(
     """Create your signing key in your GnuPG home and export its public half for `trust`."""
     with user_errors(debug):
         settings = _settings(config)
+        passphrase = (
+            secret(passphrase_env, os.environ, "--passphrase-env") if passphrase_env else None
+        )
         gpg = keys.user_gpg()
-        passphrase = os.environ.get(passphrase_env) if passphrase_env else None
         fpr = keys.keygen(gpg, name, email, rsa=rsa, passphrase=passphrase)
         path = keys.export_public(gpg, fpr, settings.state_dir.resolve() / "client" / f"{fpr}.asc")
         out.print(f"created key {fpr}")

@@ -34,7 +34,8 @@ def _zone_name(value: str) -> str:
     return _domain_name(value)
 
 
-def _email(value: str) -> str:
+def email_address(value: str) -> str:
+    """`value` as an e-mail address (its domain lower-cased); ValueError when it is not one."""
     local, sep, domain = value.rpartition("@")
     if not sep or not local or any(c.isspace() for c in local):
         raise ValueError(f"{value!r} is not an e-mail address (like admin@example.org)")
@@ -81,7 +82,7 @@ def ip_address(value: str) -> str:
 
 DomainName = Annotated[str, AfterValidator(_domain_name)]
 ZoneName = Annotated[str, AfterValidator(_zone_name)]
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, AfterValidator(email_address)]
 Fingerprint = Annotated[str, AfterValidator(_fingerprint)]
 UnixUser = Annotated[str, AfterValidator(_unix_user)]
 RunAsUser = Annotated[str, AfterValidator(_run_as_user)]

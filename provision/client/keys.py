@@ -13,6 +13,7 @@ import gnupg
 
 from provision.config import Settings
 from provision.config_edit import config_with_key
+from provision.config_types import email_address
 from provision.errors import ClientError
 from provision.files import write_atomic
 from provision.state import StateDir
@@ -26,7 +27,13 @@ def keygen(
     gpg: gnupg.GPG, name: str, email: str, rsa: bool = False, passphrase: str | None = None
 ) -> str:
     """A new signing key (ed25519 + cv25519, or RSA 4096 as in the original); its fingerprint."""
-    params: dict[str, object] = {"name_real": name, "name_email": email, "expire_date": 0}
+    if not name.strip():
+        raise ClientError("--name is empty: give the name the key's user ID shows")
+    try:
+        email = email_address(email.strip())
+    except ValueError as e:
+        raise ClientError(f"--email: {e}", hint="replies go to this address") from None
+    params: dict[str, object] = {"name_real": name.strip(), "name_email": email, "expire_date": 0}
     if rsa:
         params |= {
             "key_type": "RSA",
@@ -60,6 +67,10 @@ def export_public(gpg: gnupg.GPG, fingerprint: str, path: Path) -> Path:
 
 def key_fingerprint(gpg: gnupg.GPG, path: Path) -> str:
     """The one primary key in a public key file."""
+    if not path.is_file():
+        raise ClientError(
+            f"{path}: no such file", hint="export the key with `gpg --armor --export FPR > key.asc`"
+        )
     try:
         keys = gpg.scan_keys(str(path))
     except OSError as e:
