@@ -275,11 +275,22 @@ def trust(c: Context, path: str, config: str | None = None, debug: bool = False)
             out.print(f"server updated ({result.action.value})")
 
 
+def _script(file: str) -> str:
+    """The script `--file` names (`-`: standard input), as text."""
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        return data.decode("utf-8")
+    except OSError as e:
+        raise Exit(f"mailsh: --file {file}: {e.strerror or e}", code=1) from None
+    except UnicodeDecodeError:
+        raise Exit(f"mailsh: --file {file}: not UTF-8 text", code=1) from None
+
+
 @task(
     help={
         **CONFIG_HELP,
         "command": "the shell command to run on the server",
-        "file": "read the command (a script) from this file instead",
+        "file": "read the command (a script) from this file instead (- : standard input)",
         "format": "pgp-mime (default), clearsign, attachment or uuencode",
         "wait": "wait for the reply, print the output, exit with the command's status "
         "(or 77 refused, 124 timed out, 75 no reply in time, 70 interrupted)",
@@ -313,7 +324,9 @@ def send(
             raise Exit(f"mailsh: --format must be one of {', '.join(FORMATS)}", code=1)
         if (command is None) == (file is None):
             raise Exit("mailsh: give --command CMD or --file SCRIPT", code=1)
-        text = Path(file).read_text() if file else f"{command}\n"
+        if wait and timeout <= 0:
+            raise Exit("mailsh: --timeout must be a number of seconds above 0", code=1)
+        text = _script(file) if file else f"{command}\n"
         settings = fleet.pick(fleet.load_servers([config] if config else []), server).settings
         sent = sending.send(
             settings,

@@ -16,6 +16,7 @@ import docker
 import docker.errors
 from docker.models.images import Image
 
+from provision.config_types import image_reference
 from provision.errors import DockerError, MailshError
 
 LOCAL_BASE = "mailsh/base:bookworm"
@@ -34,6 +35,10 @@ def build_base_image(
     progress: Progress = print,
 ) -> Image:
     """Build a minimal Debian image with debootstrap and `docker import` (no registry needed)."""
+    try:
+        image_reference(tag, digest=False)
+    except ValueError as e:
+        raise MailshError(f"--tag: {e}") from None
     if shutil.which("debootstrap") is None:
         raise MailshError(
             "debootstrap is not installed", hint="apt-get install debootstrap (needs root)"

@@ -27,6 +27,8 @@ from provision.config_types import (
     EnvName,
     Fingerprint,
     HostOptionalPort,
+    ImageReference,
+    ImageRepository,
     IpAddress,
     Port,
     RunAsUser,
@@ -69,8 +71,8 @@ class EngineSettings(Section):
 
 
 class ImageSettings(Section):
-    base: str = "debian:bookworm-slim"
-    name: str = "mailsh"
+    base: ImageReference = "debian:bookworm-slim"
+    name: ImageRepository = "mailsh"  # tagged with the hash of the image's inputs
 
 
 class PortSettings(Section):

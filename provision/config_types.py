@@ -14,6 +14,13 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Docker's image reference grammar (distribution/reference): [host[:port]/]path[:tag][@digest]
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_IMAGE_HOST = rf"(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*(?::[0-9]+)?/)?"
+_IMAGE_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REPOSITORY = rf"{_IMAGE_HOST}{_IMAGE_PART}(?:/{_IMAGE_PART})*"
+_IMAGE_TAG = r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+_IMAGE_DIGEST = r"(?:@[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?"
 
 
 def _domain_name(value: str) -> str:
@@ -73,6 +80,19 @@ def _env_name(value: str) -> str:
     return value
 
 
+def image_reference(value: str, tag: bool = True, digest: bool = True) -> str:
+    """`value` as a Docker image reference (`tag`/`digest`: whether it may carry them)."""
+    pattern = _IMAGE_REPOSITORY + (_IMAGE_TAG if tag else "") + (_IMAGE_DIGEST if digest else "")
+    if len(value) > 255 or not re.fullmatch(pattern, value):
+        example = "mailsh/base:bookworm" if tag else "mailsh or registry.example.org/mailsh"
+        raise ValueError(f"{value!r} is not a Docker image name (like {example}; lower case)")
+    return value
+
+
+def _image_repository(value: str) -> str:
+    return image_reference(value, tag=False, digest=False)
+
+
 def ip_address(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
@@ -88,6 +108,8 @@ UnixUser = Annotated[str, AfterValidator(_unix_user)]
 RunAsUser = Annotated[str, AfterValidator(_run_as_user)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 IpAddress = Annotated[str, AfterValidator(ip_address)]
+ImageReference = Annotated[str, AfterValidator(image_reference)]
+ImageRepository = Annotated[str, AfterValidator(_image_repository)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 

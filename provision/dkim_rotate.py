@@ -67,9 +67,9 @@ def rotate_dkim(
     if provider is not None:
         progress(f"publishing DKIM selector {new} beside {selectors.signing}")
         update_dns(settings, environ, progress, provider=provider, now=now)
-    servers = authoritative_servers(record.name, settings.dns.nameservers)
-    progress(f"waiting until {len(servers)} authoritative server(s) answer {record.name}")
     try:
+        servers = authoritative_servers(record.name, settings.dns.nameservers)
+        progress(f"waiting until {len(servers)} authoritative server(s) answer {record.name}")
         waited = wait_for_records([record], servers, settings.dns.propagation_timeout_s, progress)
     except DnsError as e:
         if provider is not None:

@@ -101,6 +101,12 @@ def find_nameservers(name: str, resolver: dns.resolver.Resolver) -> list[Server]
     try:
         zone = dns.resolver.zone_for_name(name, resolver=resolver)
         ns_names = [str(r.target) for r in resolver.resolve(zone, "NS")]
+    except dns.resolver.NoRootSOA:
+        raise DnsError(
+            f"cannot find the authoritative servers of {name}: no DNS zone holds it here "
+            "(a local-only domain, or a resolver that does not see the public DNS)",
+            hint="set [dns] nameservers to the servers of your zone",
+        ) from None
     except dns.exception.DNSException as e:
         raise DnsError(
             f"cannot find the authoritative servers of {name}: {e}",

@@ -57,6 +57,28 @@ def test_a_ca_bundle_is_taken_from_the_config_directory_and_must_exist(
     assert getattr(settings, section).ca_bundle == tmp_path / "ca.pem"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[image]\nname = "Mailsh"\n', r"image\.name: 'Mailsh' is not a Docker image name"),
+        ('[image]\nname = "mailsh:v1"\n', r"image\.name: 'mailsh:v1' is not a Docker image name"),
+        ('[image]\nbase = "debian bookworm"\n', r"image\.base: 'debian bookworm' is not"),
+    ],
+)
+def test_an_image_name_docker_would_refuse_is_a_config_error(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        _load(tmp_path, text)
+
+
+def test_registry_image_references_are_taken(tmp_path: Path) -> None:
+    text = '[image]\nbase = "registry.example.org:5000/debian:bookworm-slim"\nname = "me/mailsh"\n'
+    settings = _load(tmp_path, text)
+    assert settings.image.base == "registry.example.org:5000/debian:bookworm-slim"
+    assert settings.image.name == "me/mailsh"
+
+
 def test_unknown_key_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"ports\.smpt: unknown key"):
         _load(tmp_path, "[ports]\nsmpt = 25\n")

@@ -1,5 +1,5 @@
-"""`invoke keygen` and `invoke trust` answer a user's mistake with one line and exit 1,
-and create no key."""
+"""Tasks answer a user's mistake at once, with one line and exit 1, and create or send
+nothing."""
 
 from __future__ import annotations
 
@@ -28,8 +28,21 @@ def gnupg_home(tmp_path: Path) -> Path:
             "environment variable NOT_SET is not set",
         ),
         (["trust", "/nonexistent/key.asc"], "/nonexistent/key.asc: no such file"),
+        (["base-image", "--tag", "My Base"], "--tag: 'My Base' is not a Docker image name"),
+        (["send", "--file", "/nonexistent/s.sh"], "--file /nonexistent/s.sh: No such file"),
+        (["send", "--file", "/usr/bin/true"], "--file /usr/bin/true: not UTF-8 text"),
+        (["send", "--command", "id", "--wait", "--timeout", "0"], "--timeout must be"),
     ],
-    ids=["empty name", "not an address", "passphrase variable unset", "missing key file"],
+    ids=[
+        "empty name",
+        "not an address",
+        "passphrase unset",
+        "missing key file",
+        "bad tag",
+        "missing script",
+        "binary script",
+        "no time to wait",
+    ],
 )
 def test_a_mistake_is_one_line_exit_1_and_no_key(
     tmp_path: Path, gnupg_home: Path, args: list[str], said: str
