@@ -229,7 +229,13 @@ def first_part_bytes(raw: bytes, boundary: str) -> bytes:
     end = text.find(b"\n" + delimiter, start.end())
     if end < 0:
         raise RequestRefused("malformed MIME: multipart/signed has no second part")
-    return text[start.end() : end].replace(b"\n", b"\r\n")
+    part = text[start.end() : end]
+    if b"\r" in part:
+        # A text-mode signature trims trailing CRs from each line before it hashes: a CR
+        # added in transit would still verify, yet end a header block, hide a flowed soft
+        # break or undo a line continuation. RFC 5322 allows a CR only before LF.
+        raise RequestRefused("a carriage return that ends no line in the signed part")
+    return part.replace(b"\n", b"\r\n")
 
 
 def _children(part: Message) -> list[Message]:

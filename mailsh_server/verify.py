@@ -53,18 +53,23 @@ class Accepted:
     request_id: str | None = None
 
 
-def request_digest(status: SignatureStatus) -> str:
-    """The replay journal's key: the signature itself (signer, creation time, gpg's SIG_ID).
+def request_digest(status: SignatureStatus, text: bytes) -> str:
+    """The replay journal's key: who signed, when, and what (the signed text as it runs).
 
-    Never the signed bytes: text signatures verify over LF and CRLF alike, and the
+    Never the mail's bytes: text signatures verify over LF and CRLF alike, and the
     same signature can come armored, binary, uuencoded or in any transfer encoding.
-    SIG_ID is a hash of the signature packet's values, which commit to the data.
+    Nor gpg's SIG_ID: it hashes the signature's numbers as they are encoded, and some
+    verify in more than one encoding (RSA's s + k*n, ECDSA's n - s), each with its own
+    SIG_ID. The same key signing the same text in the same second is one request.
     """
+    if not status.signature_id:  # evidence of a signature over data (class 0x00 or 0x01)
+        raise RequestRefused("signature not verified")
     h = hashlib.sha256()
-    for part in (status.primary_fingerprint, str(status.timestamp), status.signature_id):
+    for part in (status.primary_fingerprint, str(status.timestamp or "")):
         if not part:
             raise RequestRefused("signature not verified")
         h.update(part.encode() + b"\0")
+    h.update(hashlib.sha256(text).digest())
     return h.hexdigest()
 
 
@@ -97,11 +102,18 @@ def signed_text(signed: bytes, kind: PayloadKind) -> bytes:
     §7.1), so anyone could add them unseen; a line ending in `\\ ` means something
     else to bash than one ending in `\\`. They are dropped: what runs is what was signed.
     """
+    text = canonical_text(signed, kind)
+    if kind not in ("clearsigned", "detached") and _MIME_START.match(text):
+        raise RequestRefused("the signed text is a MIME entity, not a command")
+    return text
+
+
+def canonical_text(signed: bytes, kind: PayloadKind) -> bytes:
+    """The signed text with LF line ends, and for a clear-signed text without the
+    trailing blanks its signature ignores (pure, never refuses)."""
     text = signed.replace(b"\r\n", b"\n")
     if kind == "clearsigned":
         text = b"\n".join(line.rstrip(b" \t") for line in text.split(b"\n"))
-    elif kind != "detached" and _MIME_START.match(text):
-        raise RequestRefused("the signed text is a MIME entity, not a command")
     return text
 
 
@@ -114,6 +126,8 @@ def command_text(signed: bytes) -> str:
         raise RequestRefused("the signed command is empty")
     if "\0" in text:
         raise RequestRefused("the signed command contains a NUL byte")
+    if "\r" in text:  # only CRLF line ends are taken; a lone CR means something to bash
+        raise RequestRefused("the signed command contains a carriage return that ends no line")
     return text
 
 
@@ -170,7 +184,7 @@ def accept(
     request-id lines and without what the mail client added (`command.written_command`).
     """
     key = check_signature(status, keys, policy, now)
-    digest = request_digest(status)
+    digest = request_digest(status, canonical_text(signed.text, kind))
     if seen(digest):
         raise RequestRefused("replay of an already accepted request")
     assert status.primary_fingerprint is not None and status.timestamp is not None

@@ -8,10 +8,12 @@ running container.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import quopri
 import re
 import time
 import zlib
+from collections.abc import Callable
 from email.message import EmailMessage, Message
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -59,7 +61,10 @@ def reencodings(keys: GpgKeys, command: str) -> list[tuple[str, bytes]]:
     mixed = b"\n".join(
         line + (b"\r" if i % 2 else b"") for i, line in enumerate(clear.split(b"\n"))
     )
-    opaque = keys.signer.sign(command.encode(), keys.alice, "opaque")
+    # A second signature over the same text, made earlier: a signer's separate request
+    # (the same key signing the same text in the same second would be one request).
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    opaque = keys.signer.sign(command.encode(), keys.alice, "opaque", faked=earlier)
     binary = keys.signer.run("--dearmor", data=opaque)
     headed = opaque.replace(b"-----\n", b"-----\nComment: re-armored\nVersion: 9\n", 1)
     return [
@@ -256,10 +261,52 @@ def text_signature_variants(keys: GpgKeys, command: str) -> list[tuple[str, byte
     ]
 
 
-def _as_message_armor(armored: bytes) -> str:
-    """`gpg --enarmor` writes an ARMORED FILE block: make it a PGP MESSAGE block."""
+def _as_message_armor(armored: bytes, kind: str = "MESSAGE") -> str:
+    """`gpg --enarmor` writes an ARMORED FILE block: make it a PGP `kind` block."""
     return (
         armored.decode()
-        .replace("ARMORED FILE", "MESSAGE")
+        .replace("ARMORED FILE", kind)
         .replace('Comment: Use "gpg --dearmor" for unpacking\n', "")
     )
+
+
+# The order of NIST P-256's base point: an ECDSA signature (r, s) also verifies as (r, n - s).
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _mpi(value: int) -> bytes:
+    size = (value.bit_length() + 7) // 8
+    return value.bit_length().to_bytes(2, "big") + value.to_bytes(size, "big")
+
+
+def _mpis(data: bytes) -> list[int]:
+    values, at = [], 0
+    while at < len(data):
+        size = (int.from_bytes(data[at : at + 2], "big") + 7) // 8
+        values.append(int.from_bytes(data[at + 2 : at + 2 + size], "big"))
+        at += 2 + size
+    return values
+
+
+def rsa_modulus(keys: GpgKeys, fpr: str) -> int:
+    """n of a v4 RSA public key in the signer's keyring."""
+    body = _packets(keys.signer.run("--export", fpr))[0][1]
+    assert body[0] == 4 and body[5] == 1, "not a v4 RSA key"
+    return _mpis(body[6:])[0]
+
+
+def reencoded_signature(keys: GpgKeys, clear: bytes, s: Callable[[int], int]) -> bytes:
+    """The same clear-signed text and signature, its last number s re-encoded as `s(s)`:
+    RSA's s + k*n and ECDSA's n - s verify as the same signature, with another SIG_ID."""
+    text, marker, rest = clear.partition(b"-----BEGIN PGP SIGNATURE-----")
+    signature = keys.signer.run("--dearmor", data=marker + rest)
+    [(tag, body)] = _packets(signature)
+    assert tag == 2 and body[0] == 4, "not a v4 signature"
+    hashed = int.from_bytes(body[4:6], "big")
+    unhashed = int.from_bytes(body[6 + hashed : 8 + hashed], "big")
+    head_end = 8 + hashed + unhashed + 2  # both subpacket areas, the hash's first 16 bits
+    values = _mpis(body[head_end:])
+    values[-1] = s(values[-1])
+    packet = _packet(2, body[:head_end] + b"".join(_mpi(v) for v in values))
+    armored = _as_message_armor(keys.signer.run("--enarmor", data=packet), "SIGNATURE")
+    return text + armored.encode()

@@ -119,9 +119,15 @@ def pgp_mime(
     signed_part: bytes,
     signature_headers: list[str],
     preamble: str = "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)",
+    text_mode: bool = False,
 ) -> bytes:
-    """multipart/signed around `signed_part` (RFC 3156 §5), signed over its exact bytes."""
-    signature = keys.signer.sign(signed_part, keys.alice, "detached")
+    """multipart/signed around `signed_part` (RFC 3156 §5), signed over its exact bytes;
+    `text_mode`: a text signature, as mutt's classic gpg.rc makes (`--textmode`)."""
+    if text_mode:
+        args = ["--armor", "--local-user", keys.alice + "!", "--textmode", "--detach-sign"]
+        signature = keys.signer.run(*args, data=signed_part)
+    else:
+        signature = keys.signer.sign(signed_part, keys.alice, "detached")
     sig_part = entity(signature_headers, signature.replace(b"\n", CRLF))
     boundary = _boundary("sig")
     head = (
