@@ -123,13 +123,18 @@ def _header(msg: Message, name: str) -> str | None:
     value = msg.get(name)
     if value is None:
         return None
+    limit = MAX_HEADER_CHARS.get(name.lower(), 300)
+    keep_end = name.lower() == "references"
     text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    # Cut before decoding, which grows quadratically with the number of encoded words:
+    # bounded whatever postfix lets in. An encoded word (at most 75 characters, RFC 2047)
+    # holds at least one character, so the first `limit` characters survive the cut.
+    text = text[-76 * limit :] if keep_end else text[: 76 * limit]
     if name.lower() == "subject":
         with contextlib.suppress(HeaderParseError, LookupError, UnicodeError, ValueError):
             text = str(make_header(decode_header(text)))
     text = " ".join(_CONTROL.sub(" ", text).split())
-    limit = MAX_HEADER_CHARS.get(name.lower(), 300)
-    return text[-limit:] if name.lower() == "references" else text[:limit]
+    return text[-limit:] if keep_end else text[:limit]
 
 
 def envelope_of(msg: Message) -> Envelope:
