@@ -14,12 +14,15 @@ from tests.attacks import (
     deep_multipart,
     eight_bit_clearsign,
     forged_status_in_armor_header,
+    reencoded_signature,
     reencodings,
+    rsa_modulus,
 )
-from tests.fixtures.gpg import GpgKeys
+from tests.fixtures.gpg import RSA_USER, GpgKeys
 from tests.fixtures.requests import handler_log_line, submit, wait_reply
 from tests.fixtures.server import RunningServer
-from tests.requests_corpus import request
+from tests.mail_clients import entity, mail, pgp_mime
+from tests.requests_corpus import address, plain, request
 
 REACH_SCRIPT = Path(__file__).resolve().parents[1] / "privileged_reach.py"
 
@@ -53,6 +56,42 @@ def test_one_signature_in_many_encodings_runs_once_in_the_container(
     assert set(results) == {"done", "refused"}
     _, count = request_server.exec(["cat", counter])
     assert count == "run\nrun\n"
+
+
+def test_an_rsa_signature_re_encoded_as_other_numbers_runs_once_in_the_container(
+    request_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    counter = f"/tmp/count-{uuid.uuid4().hex}"
+    clear = gpg_keys.signer.sign(f"echo run >> {counter}\n".encode(), gpg_keys.rsa, "clearsign")
+    n = rsa_modulus(gpg_keys, gpg_keys.rsa)
+    mails = [clear] + [
+        reencoded_signature(gpg_keys, clear, lambda s, k=k: s + k * n) for k in (1, 2)
+    ]
+    results = [
+        wait_reply(
+            request_server, submit(request_server, address(plain(m.decode()), sender=RSA_USER))
+        ).result
+        for m in mails
+    ]
+    assert results == ["done", "refused", "refused"]
+    _, count = request_server.exec(["cat", counter])
+    assert count == "run\n"
+
+
+def test_carriage_returns_added_to_a_text_mode_signed_part_run_nothing_in_the_container(
+    request_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    marker = _marker()
+    text = f"test -e /nonexistent/ready && \\\r\n  touch {marker}\r\necho done\r\n"
+    part = entity(["Content-Type: text/plain; charset=us-ascii"], text.encode())
+    signature_headers = ['Content-Type: application/pgp-signature; name="signature.asc"']
+    raw = mail(pgp_mime(gpg_keys, part, signature_headers, text_mode=True), "mailsh")
+    raw = raw.replace(b"&& \\\r\n", b"&& \\\r\r\r\n")
+    line = handler_log_line(request_server, submit(request_server, raw))
+    # postfix rewrites the bare CRs on the way in, which breaks the signature before the
+    # handler's own refusal of them (tests/unit/test_signature_identity.py) is reached.
+    assert "refused" in line
+    assert _absent(request_server, marker)
 
 
 def test_a_compression_bomb_is_refused_within_two_seconds(
