@@ -73,6 +73,16 @@ def request_digest(status: SignatureStatus, text: bytes) -> str:
     return h.hexdigest()
 
 
+def legacy_digest(status: SignatureStatus) -> str:
+    """The journal key of mailsh before it keyed on the signed text (signer, creation time,
+    SIG_ID): a journal written by it may hold a request signed minutes before an upgrade.
+    Checked as well until such entries age out (`max_age_s` after the upgrade)."""
+    h = hashlib.sha256()
+    for part in (status.primary_fingerprint, str(status.timestamp), status.signature_id):
+        h.update((part or "").encode() + b"\0")
+    return h.hexdigest()
+
+
 def strip_binding(signed: bytes, recipient: str, required: bool) -> bytes:
     """Check and remove the `Mailsh-To: <recipient>` first line (replay on another server)."""
     first, sep, rest = signed.partition(b"\n")
@@ -185,7 +195,7 @@ def accept(
     """
     key = check_signature(status, keys, policy, now)
     digest = request_digest(status, canonical_text(signed.text, kind))
-    if seen(digest):
+    if seen(digest) or seen(legacy_digest(status)):
         raise RequestRefused("replay of an already accepted request")
     assert status.primary_fingerprint is not None and status.timestamp is not None
     reply = check_reply_address(envelope, key, keys[status.primary_fingerprint].addresses)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mailsh_server import verify
 from tests.attacks import P256_ORDER, reencoded_signature, rsa_modulus
 from tests.fixtures.gpg import ECDSA_USER, RSA_USER, GpgKeys
 from tests.handler_server import Server, stream
@@ -130,3 +131,22 @@ def test_a_carriage_return_encoded_into_the_signed_text_is_refused(
     assert outcome.result == "refused"
     assert "carriage return" in outcome.reason
     assert not marker.exists()
+
+
+def test_a_request_journaled_before_the_upgrade_is_still_a_replay(
+    server: Server, gpg_keys: GpgKeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = tmp_path / "count"
+    raw = address(
+        plain(
+            gpg_keys.signer.sign(
+                f"echo run >> {counter}\n".encode(), gpg_keys.alice, "clearsign"
+            ).decode()
+        )
+    )
+    with monkeypatch.context() as older:  # journaled by a mailsh that keyed on SIG_ID
+        older.setattr(verify, "request_digest", lambda status, _text: verify.legacy_digest(status))
+        assert server.handle(raw).result == "accepted"
+    outcome = server.handle(raw)
+    assert outcome.reason == "replay of an already accepted request"
+    assert counter.read_text() == "run\n"
