@@ -45,6 +45,7 @@ from mailsh_server.reply import (
     notice_reply_like,
     refusal_text,
     result_reply,
+    serialized,
     signed_reply,
 )
 from mailsh_server.run import CommandLimits, RunResult, run_command
@@ -141,12 +142,12 @@ class RequestHandler:
     def _sign(self, msg: EmailMessage) -> bytes:
         """PGP/MIME signed by the server's own key when it has one (`invoke server-key`)."""
         if not self.keyring.has_secret_key():
-            return msg.as_bytes()
+            return serialized(msg, EmailMessage.as_bytes)
         try:
-            return signed_reply(msg, self.keyring.sign_detached)
+            return serialized(msg, lambda m: signed_reply(m, self.keyring.sign_detached))
         except RuntimeError as e:  # the server's trouble: the reply still goes, unsigned
             syslog.syslog(syslog.LOG_ERR, f"cannot sign the reply, sent unsigned: {e}")
-            return msg.as_bytes()
+            return serialized(msg, EmailMessage.as_bytes)
 
     def _refuse(self, envelope: Envelope, reason: str, signer: str | None) -> RequestOutcome:
         to: str | None = None
@@ -228,8 +229,12 @@ class RequestHandler:
     def _seal(self, reply: EmailMessage, signer: str) -> bytes:
         """The result reply signed and encrypted to the signer (RFC 3156 §6.2), or a
         notice when the key cannot receive."""
+
+        def seal(m: EmailMessage) -> bytes:
+            return encrypted_reply(m, lambda b: self.keyring.encrypt_to(b, signer)).as_bytes()
+
         try:
-            return encrypted_reply(reply, lambda b: self.keyring.encrypt_to(b, signer)).as_bytes()
+            return serialized(reply, seal)
         except RuntimeError as e:
             text = f"mailsh ran the request, but cannot encrypt the output to your key: {e}"
             return self._sign(notice_reply_like(reply, text))

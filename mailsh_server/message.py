@@ -34,6 +34,7 @@ MAX_UU_DEPTH = 2
 MAX_HEADER_CHARS = {"subject": 300, "message-id": 300, "references": 2000}
 _CONTENT_TYPE_LINE = re.compile(rb"(?im)^content-type[ \t]*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MSG_ID = re.compile(r"<[!-;=?-~]{1,250}>")  # printable ASCII but < and >
 # A reply address: one @, no white space (Unicode's included), control or special
 # characters; anything else is not answered (it would not survive a To: header).
 _ATOMS = r'[^\s\x00-\x1f\x7f<>()\[\],;:"\\@]'
@@ -133,8 +134,17 @@ def _header(msg: Message, name: str) -> str | None:
     if name.lower() == "subject":
         with contextlib.suppress(HeaderParseError, LookupError, UnicodeError, ValueError):
             text = str(make_header(decode_header(text)))
+        # What could not be decoded stays text: never an encoded word again, which the
+        # reply's Subject would decode, and fail to write, once more.
+        text = text.replace("=?", "= ?")
     text = " ".join(_CONTROL.sub(" ", text).split())
     return text[-limit:] if keep_end else text[:limit]
+
+
+def _message_ids(msg: Message, name: str) -> list[str]:
+    """The msg-ids (`<printable ASCII>`) of a Message-ID or References header; anything
+    else in it is dropped, so the reply's In-Reply-To and References can always be written."""
+    return _MSG_ID.findall(_header(msg, name) or "")
 
 
 def envelope_of(msg: Message) -> Envelope:
@@ -144,8 +154,8 @@ def envelope_of(msg: Message) -> Envelope:
     auto = (_header(msg, "Auto-Submitted") or "no").lower()
     return Envelope(
         subject=_header(msg, "Subject") or "",
-        message_id=_header(msg, "Message-ID"),
-        references=_header(msg, "References"),
+        message_id=next(iter(_message_ids(msg, "Message-ID")), None),
+        references=" ".join(_message_ids(msg, "References")) or None,
         reply_address=address.lower() if address and _ADDRESS.match(address) else None,
         auto_submitted=auto != "no",
     )

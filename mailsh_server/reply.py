@@ -18,6 +18,7 @@ from email.message import EmailMessage, Message
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.utils import formatdate, make_msgid
+from typing import TypeVar
 
 from mailsh_server.command import Cut
 from mailsh_server.message import Envelope
@@ -41,6 +42,7 @@ HEAD_LINES = 20
 HEAD_LINE_CHARS = 300
 POLICY = email_policy.SMTP
 TEXT_CTE = "quoted-printable"  # 7-bit, and still readable as it is
+_T = TypeVar("_T")
 
 
 def _subject(original: str) -> str:
@@ -61,6 +63,21 @@ def _base(envelope: Envelope, sender: str, to: str, result: str) -> EmailMessage
     msg["Auto-Submitted"] = "auto-replied"
     msg[RESULT_HEADER] = result
     return msg
+
+
+def serialized(msg: EmailMessage, write: Callable[[EmailMessage], _T]) -> _T:
+    """`write(msg)`; when what the reply took from the request (Subject, In-Reply-To,
+    References) cannot be written, the same reply without it. The request is answered
+    whatever its headers hold (`envelope_of` already keeps them inert: a safety net)."""
+    try:
+        return write(msg)
+    except RuntimeError:  # gpg's, signing or encrypting: not the headers'
+        raise
+    except Exception:  # any failure of the email package on hostile header text
+        for name in ("In-Reply-To", "References"):
+            del msg[name]
+        msg.replace_header("Subject", _subject("mailsh request"))
+        return write(msg)
 
 
 def stream_text(name: str, captured: Captured) -> str:

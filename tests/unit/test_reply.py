@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from email import message_from_bytes
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from mailsh_server.journal import ReplayJournal
 from mailsh_server.message import first_part_bytes
 from mailsh_server.protocol import NEXT_COMMAND_MARKER
+from mailsh_server.reply import POLICY, serialized
 from provision.client.replies import (
     EXIT_NO_REPLY,
     EXIT_REFUSED,
@@ -140,3 +142,48 @@ def test_the_exit_codes_are_distinct() -> None:
 def test_a_refusal_says_its_reason() -> None:
     reply = _reply("refused", text="mailsh refused this request: replay of x\nNothing.\n")
     assert reply.exit()[1] == "mailsh: request refused: replay of x"
+
+
+def _with_header(raw: bytes, name: bytes, value: bytes) -> bytes:
+    """The same mail (same signature) with an unsigned header replaced."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = [
+        line for line in head.split(b"\r\n") if not line.lower().startswith(name.lower() + b":")
+    ]
+    return b"\r\n".join([*lines, name + b": " + value]) + sep + body
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        (b"Subject", b"=?utf-8?q?=FF=C3=A9?="),  # invalid UTF-8 in an encoded word
+        (b"Subject", b"=?utf-8?b?lc29?="),
+        (b"Message-ID", "=??q?=FF?=é".encode()),
+        (b"References", "<a@b> =?x?q?=FF?= é <c@d>".encode()),
+    ],
+    ids=["subject q", "subject b", "message-id", "references"],
+)
+@pytest.mark.parametrize("keyed", [False, True], ids=["plain reply", "signed reply"])
+def test_a_request_is_answered_whatever_its_unsigned_headers_hold(
+    server: Server, keyed_server: Server, gpg_keys: GpgKeys, name: bytes, value: bytes, keyed: bool
+) -> None:
+    handler = keyed_server if keyed else server
+    raw = _with_header(request(gpg_keys, "pgp-mime", "echo hi\n"), name, value)
+    outcome = handler.handle(raw)
+    assert outcome.result == "accepted", outcome.log_line
+    [(reply, _)] = handler.sent
+    assert read_reply(handler.raw[0]).stdout == "hi\n"
+    assert str(reply["Subject"]).startswith("Re: ")
+    if name == b"References":
+        assert str(reply["References"]).split()[:2] == ["<a@b>", "<c@d>"]
+
+
+def test_a_reply_whose_subject_cannot_be_written_goes_without_it() -> None:
+    msg = EmailMessage(policy=POLICY)
+    msg["Subject"] = "Re: =?utf-8?q?=FF=C3=A9?="  # the email package fails to fold it
+    msg["In-Reply-To"] = "<x@y>"
+    msg.set_content("output\n")
+    data = serialized(msg, EmailMessage.as_bytes)
+    written = message_from_bytes(data)
+    assert written["Subject"] == "Re: mailsh request"
+    assert written["In-Reply-To"] is None
