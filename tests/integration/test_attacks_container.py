@@ -23,6 +23,7 @@ from tests.fixtures.requests import handler_log_line, submit, wait_reply
 from tests.fixtures.server import RunningServer
 from tests.mail_clients import entity, mail, pgp_mime
 from tests.requests_corpus import address, plain, request
+from tests.waiting import wait_for_output
 
 REACH_SCRIPT = Path(__file__).resolve().parents[1] / "privileged_reach.py"
 
@@ -154,6 +155,8 @@ def test_the_command_user_reaches_nothing_privileged(
         "opendkim-socket",
         "syslog-socket",
         "queue-active",
+        "queue-listing",
+        "queue-flush",
         "runner-socket",
         "server-code-write",
         "signal-handler",
@@ -179,6 +182,30 @@ def test_a_process_a_command_starts_in_a_new_session_does_not_outlive_it(
     assert reply.stream("stdout") == "1\n"  # it was running
     code, out = request_server.exec(["pgrep", "-u", "mailsh", "-f", f"sleep {seconds}"])
     assert code == 1, out
+
+
+def test_a_forward_file_the_command_user_writes_runs_nothing_later(
+    request_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    # A pipe in ~/.forward would have postfix's local(8) run it as the command user after
+    # the command ended, outside the runner, and again on each retry (exit 75).
+    log = f"/tmp/forward-{uuid.uuid4().hex}"
+    command = (
+        "cat > ~/.forward <<'EOF'\n"
+        f"\"|/bin/sh -c 'echo ran >> {log}; exit 75'\"\n"
+        "EOF\n"
+        "printf 'Subject: x\\n\\nx\\n' | /usr/sbin/sendmail mailsh@localhost && echo queued\n"
+    )
+    try:
+        reply = wait_reply(
+            request_server, submit(request_server, request(gpg_keys, "pgp-mime", command))
+        )
+        assert reply.stream("stdout") == "queued\n", reply.text
+        wait_for_output(request_server.container, ["cat", "/var/mail/mailsh"], "Subject: x", 30)
+        request_server.exec(["postqueue", "-f"])
+        assert _absent(request_server, log)
+    finally:
+        request_server.exec(["rm", "-f", "/home/mailsh/.forward", "/var/mail/mailsh"])
 
 
 def test_only_the_request_address_postmaster_and_abuse_receive_mail(
