@@ -39,7 +39,8 @@ CONFIG_HASH_FILE = ".config-hash"
 INSTALL_CONFIG_MODULE = "mailsh_server.install_config"  # --reload: apply shipped configs
 HEALTH_MODULE = "mailsh_server.health"  # exit 0 when healthy; --greet, --report
 SNAPSHOT_MODULE = "mailsh_server.snapshot"  # a consistent copy of the journal, for backups
-REPLY_MAILBOX_MODULE = "mailsh_server.reply_mailbox"  # --in-reply-to ID
+REPLY_MAILBOX_MODULE = "mailsh_server.reply_mailbox"  # the Message-ID in IN_REPLY_TO_ENV
+IN_REPLY_TO_ENV = "MAILSH_IN_REPLY_TO"
 
 # The state volume inside the container, and the server's own files in it.
 STATE_MOUNT = "/var/lib/mailsh"

@@ -1,19 +1,24 @@
 """Read the local-mode reply mailbox (mailsh-replies) for `invoke send --wait`.
 
-`--in-reply-to ID` prints the first reply to that Message-ID (waiting up to
-`--timeout`). (The round-trip benchmark times replies with a watcher of its own,
-`benchmarks/mailbox_watch.py`.)
+It prints the first reply to the Message-ID in $MAILSH_IN_REPLY_TO, or `--in-reply-to`
+(waiting up to `--timeout`). `invoke send` uses the environment: a process's arguments
+are readable by every user of the container, a command's included, which could mail a
+forged reply to a Message-ID it saw there. (The round-trip benchmark times replies with
+a watcher of its own, `benchmarks/mailbox_watch.py`.)
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import re
 import sys
 import time
 from email import message_from_bytes
 from pathlib import Path
+
+from mailsh_server.protocol import IN_REPLY_TO_ENV
 
 MAILBOX = Path("/var/mail/mailsh-replies")
 _FROM_LINE = re.compile(rb"^From \S+ ", re.M)
@@ -47,9 +52,11 @@ def find_reply(mailbox: Path, message_id: str) -> bytes | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--in-reply-to")
+    parser.add_argument("--in-reply-to", default=os.environ.get(IN_REPLY_TO_ENV))
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
+    if not args.in_reply_to:
+        parser.error(f"give the Message-ID in ${IN_REPLY_TO_ENV} or --in-reply-to")
     deadline = time.monotonic() + args.timeout
     seen = -1  # the mailbox's size when last read: it is read again only once it grew
     while time.monotonic() < deadline:

@@ -177,10 +177,16 @@ def remove_volumes(client: docker.DockerClient, container_name: str) -> list[str
     return removed
 
 
-def exec_in(container: Container, cmd: list[str], user: str = "root") -> tuple[int, str]:
-    """Run a command in the container; exit code and combined output."""
+def exec_in(
+    container: Container,
+    cmd: list[str],
+    user: str = "root",
+    environment: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    """Run a command in the container; exit code and combined output. What it must not show
+    to other users goes in `environment` (any process's arguments are world-readable)."""
     try:
-        result = container.exec_run(cmd, user=user, demux=False)
+        result = container.exec_run(cmd, user=user, demux=False, environment=environment)
     except docker.errors.APIError as e:
         raise DockerError(f"cannot run {cmd[0]} in {container.name}: {e.explanation}") from None
     output = result.output.decode(errors="replace") if result.output else ""

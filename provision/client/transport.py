@@ -12,7 +12,7 @@ from email.message import Message
 import docker
 from imapclient import IMAPClient
 
-from mailsh_server.protocol import REPLY_MAILBOX_MODULE, server_command
+from mailsh_server.protocol import IN_REPLY_TO_ENV, REPLY_MAILBOX_MODULE, server_command
 from provision.client.replies import EXIT_NO_REPLY
 from provision.config import Settings, secret
 from provision.config_types import join_host_port, split_host_port
@@ -79,9 +79,12 @@ def wait_local(
     container = find_container(client, settings.container_name)
     if container is None:
         raise ClientError(f"no container {settings.container_name} to read the reply from")
+    # The Message-ID in the environment, not the arguments: a command running meanwhile
+    # could read it from /proc and mail a forged reply to it.
     code, out = exec_in(
         container,
-        server_command(REPLY_MAILBOX_MODULE, "--in-reply-to", msg_id, "--timeout", str(timeout)),
+        server_command(REPLY_MAILBOX_MODULE, "--timeout", str(timeout)),
+        environment={IN_REPLY_TO_ENV: msg_id},
     )
     if code != 0:
         raise NoReply(out.strip() or f"no reply to {msg_id}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import smtplib
 import socket
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +20,7 @@ from tests.attacks import (
     rsa_modulus,
 )
 from tests.fixtures.gpg import RSA_USER, GpgKeys
-from tests.fixtures.requests import handler_log_line, submit, wait_reply
+from tests.fixtures.requests import Reply, handler_log_line, submit, wait_reply
 from tests.fixtures.server import RunningServer
 from tests.mail_clients import entity, mail, pgp_mime
 from tests.requests_corpus import address, plain, request
@@ -206,6 +207,29 @@ def test_a_forward_file_the_command_user_writes_runs_nothing_later(
         assert _absent(request_server, log)
     finally:
         request_server.exec(["rm", "-f", "/home/mailsh/.forward", "/var/mail/mailsh"])
+
+
+def test_a_command_cannot_forge_the_reply_another_request_waits_for(
+    request_server: RunningServer, gpg_keys: GpgKeys
+) -> None:
+    # In local mode `invoke send --wait` reads the reply mailbox in the container. A
+    # command running meanwhile looks for the Message-ID it waits for (any process's
+    # arguments are world-readable) and mails a "reply" to it through the local postfix.
+    victim = submit(request_server, request(gpg_keys, "pgp-mime", "sleep 2; echo genuine\n"))
+    got: dict[str, Reply] = {}
+    waiter = threading.Thread(target=lambda: got.update(r=wait_reply(request_server, victim)))
+    waiter.start()
+    forge = (
+        "sleep 0.5\n"
+        "for id in $(ps -eo args | grep -o '<[^ >]*@client.example>' | sort -u); do\n"
+        "  printf 'From: root@mailsh.localdomain\\nTo: alice@client.example\\n"
+        'Subject: Re: x\\nIn-Reply-To: %s\\nX-Mailsh-Result: done\\n\\nFORGED\\n\' "$id" '
+        "| /usr/sbin/sendmail -f root@mailsh.localdomain alice@client.example\n"
+        "done\n"
+    )
+    wait_reply(request_server, submit(request_server, request(gpg_keys, "pgp-mime", forge)))
+    waiter.join()
+    assert got["r"].stream("stdout") == "genuine\n", got["r"].message.as_string()[:300]
 
 
 def test_only_the_request_address_postmaster_and_abuse_receive_mail(
