@@ -117,9 +117,18 @@ class ReplayJournal:
     def claim(
         self, digest: str, signer: str, signed_at: int, message_id: str | None, now: float
     ) -> Claim:
-        """Record the start of a request; say what to do if it was seen before."""
+        """Record the start of a request; say what to do if it was seen before.
+
+        The claim is on disk before the command starts (synchronous=FULL: the WAL is
+        synced at commit): a power cut after it cannot let postfix's redelivery run the
+        command again. The other writes may be lost to one (NORMAL): a lost finish is
+        answered "interrupted", a lost reply_sent sends the reply twice, nothing runs."""
         with self._writing():
-            return self._claim(digest, signer, signed_at, message_id, now)
+            self._db.execute("PRAGMA synchronous=FULL")
+            try:
+                return self._claim(digest, signer, signed_at, message_id, now)
+            finally:
+                self._db.execute("PRAGMA synchronous=NORMAL")
 
     def _claim(
         self, digest: str, signer: str, signed_at: int, message_id: str | None, now: float

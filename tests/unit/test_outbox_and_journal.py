@@ -131,3 +131,22 @@ def test_concurrent_handlers_claim_each_signature_once(tmp_path: Path) -> None:
     assert sorted(new) == digests
     assert {claim for _, claim in rows} <= {Claim.NEW, Claim.RUNNING, Claim.FINISHED}
     assert all(w.exitcode == 0 for w in workers)
+
+
+def test_a_claim_is_synced_to_disk_before_the_command_may_start(tmp_path: Path) -> None:
+    # A power cut must not lose a claim postfix would then redeliver and run again:
+    # the claim commits with synchronous=FULL; later writes go back to NORMAL.
+    journal = ReplayJournal(tmp_path / "journal.sqlite3")
+    statements: list[tuple[str, int]] = []
+
+    def trace(sql: str) -> None:
+        if sql.lstrip().upper().startswith("INSERT"):
+            level = journal._db.execute("PRAGMA synchronous").fetchone()[0]
+            statements.append(("insert", level))
+
+    journal._db.set_trace_callback(trace)
+    assert journal.claim("d1", "FPR", 1, None, time.time()) == Claim.NEW
+    journal._db.set_trace_callback(None)
+    assert statements == [("insert", 2)]  # 2: FULL
+    assert journal._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again
+    journal.close()
