@@ -29,6 +29,7 @@ from mailsh_server.message import (
     Envelope,
     Payload,
     PayloadKind,
+    Replay,
     RequestRefused,
     SignedBody,
     envelope_of,
@@ -149,9 +150,13 @@ class RequestHandler:
             syslog.syslog(syslog.LOG_ERR, f"cannot sign the reply, sent unsigned: {e}")
             return serialized(msg, EmailMessage.as_bytes)
 
-    def _refuse(self, envelope: Envelope, reason: str, signer: str | None) -> RequestOutcome:
+    def _refuse(
+        self, envelope: Envelope, reason: str, signer: str | None, answer: bool = True
+    ) -> RequestOutcome:
         to: str | None = None
-        if signer is not None:
+        if not answer:
+            pass
+        elif signer is not None:
             key = self.settings.policy.keys[signer]
             to = key.reply_to or next(iter(self.keyring.addresses(signer)), None)
         elif self.settings.reply_on_reject and not envelope.auto_submitted:
@@ -184,7 +189,8 @@ class RequestHandler:
                 self.clock(),
             )
         except RequestRefused as e:
-            return self._refuse(envelope or _headers_only(raw), e.reason, signer)
+            answer = not isinstance(e, Replay)
+            return self._refuse(envelope or _headers_only(raw), e.reason, signer, answer)
         return self._execute(envelope, accepted, encrypted)
 
     def _verify(
@@ -261,7 +267,9 @@ class RequestHandler:
             digest, signer, accepted.signed_at, envelope.message_id, self.clock()
         )
         if claim == Claim.RUNNING:
-            return self._refuse(envelope, "replay of a request that is still running", signer)
+            return self._refuse(
+                envelope, "replay of a request that is still running", signer, answer=False
+            )
         if claim == Claim.FINISHED:
             entry = self.journal.entry(digest)
             assert entry is not None and entry.reply is not None

@@ -76,6 +76,12 @@ class RequestRefused(Exception):
         self.reason = reason
 
 
+class Replay(RequestRefused):
+    """A copy of a request already taken: logged, never answered. The original is
+    answered; anyone who saw it could otherwise resend it to make the server mail
+    its signer, once per copy."""
+
+
 @dataclass(frozen=True)
 class Envelope:
     """The headers a reply needs."""

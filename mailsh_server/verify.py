@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from mailsh_server.command import Cut, written_command
 from mailsh_server.gpgstatus import SignatureStatus
 from mailsh_server.keylist import KeyInfo
-from mailsh_server.message import Envelope, PayloadKind, RequestRefused, SignedBody
+from mailsh_server.message import Envelope, PayloadKind, Replay, RequestRefused, SignedBody
 from mailsh_server.protocol import BINDING_HEADER, REQUEST_ID_HEADER
 
 CLOCK_SKEW_S = 60
@@ -196,7 +196,7 @@ def accept(
     key = check_signature(status, keys, policy, now)
     digest = request_digest(status, canonical_text(signed.text, kind))
     if seen(digest) or seen(legacy_digest(status)):
-        raise RequestRefused("replay of an already accepted request")
+        raise Replay("replay of an already accepted request")
     assert status.primary_fingerprint is not None and status.timestamp is not None
     reply = check_reply_address(envelope, key, keys[status.primary_fingerprint].addresses)
     if signed.problem:

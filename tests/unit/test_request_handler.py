@@ -318,4 +318,18 @@ def test_a_copy_arriving_while_another_handler_sends_the_reply_gets_no_second_re
     outcome = server.handle(raw)
     assert outcome.result == "refused"
     assert "replay" in outcome.reason
-    assert len(server.sent) == 2  # the first reply, and the refusal to the known signer
+    assert len(server.sent) == 1  # the first reply; a copy is never answered
+
+
+@pytest.mark.parametrize("reply_on_reject", [False, True])
+def test_a_replay_is_logged_and_never_answered(
+    gpg_keys: GpgKeys, journal: ReplayJournal, reply_on_reject: bool
+) -> None:
+    # Anyone who saw a request could resend it, as often as they like: the server must
+    # not mail its signer (or the copy's From) each time. The original was answered.
+    server = Server(gpg_keys, journal, reply_on_reject=reply_on_reject)
+    raw = request(gpg_keys, "clearsign", "echo once\n")
+    assert server.handle(raw).result == "accepted"
+    copies = [server.handle(raw) for _ in range(3)]
+    assert [o.reason for o in copies] == ["replay of an already accepted request"] * 3
+    assert len(server.sent) == 1
