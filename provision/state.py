@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -79,7 +79,7 @@ class StateDir:
 @dataclass(frozen=True)
 class DkimKey:
     selector: str
-    private_pem: bytes
+    private_pem: bytes = field(repr=False)  # never in a traceback or a test's output
 
     @property
     def public_b64(self) -> str:

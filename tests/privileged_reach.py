@@ -99,6 +99,17 @@ def environ_of(user):
     return lambda: [read(f"/proc/{pid}/environ")() for pid in pids_of(user)]
 
 
+def setuid_program():
+    """Reached when any setuid program is there to try (su, mount, passwd...)."""
+    for directory in ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec"):
+        for root, _, files in os.walk(directory):
+            for name in files:
+                path = os.path.join(root, name)
+                if not os.path.islink(path) and os.stat(path).st_mode & 0o4000:
+                    return
+    raise PermissionError("no setuid program")
+
+
 def raise_limit():
     import resource
 
@@ -144,4 +155,5 @@ attempt("handler-environment", environ_of("mailsh-server"))
 attempt("pid1-environment", read("/proc/1/environ"))
 attempt("docker-socket", unix("/var/run/docker.sock"))
 attempt("raise-memory-limit", raise_limit)
+attempt("setuid-program", setuid_program)
 print("\n".join(RESULTS))

@@ -170,6 +170,7 @@ def test_the_command_user_reaches_nothing_privileged(
         "signal-handler",
         "handler-environment",
         "raise-memory-limit",
+        "setuid-program",
     }
     assert must_exist <= blocked, lines
 
