@@ -10,7 +10,6 @@ from typing import Any
 
 from invoke.context import Context
 from invoke.exceptions import Exit
-from rich.markup import escape
 
 from provision import deploy, dkim, engine, fleet, image, operate, summary
 from provision.base_image import DEBIAN_MIRROR, LOCAL_BASE, build_base_image
@@ -19,7 +18,7 @@ from provision.client import send as sending
 from provision.client.request_mail import FORMATS
 from provision.client.server_key import ensure_server_key
 from provision.config import CONFIG_FILENAME, Settings, find_config, load_settings, secret
-from provision.console import err, out, progress, task, user_errors
+from provision.console import err, out, progress, styled, task, user_errors
 from provision.dkim_rotate import rotate_dkim
 from provision.dns import publish as dns_publish
 from provision.errors import ConfigError
@@ -190,7 +189,7 @@ def backup(
         )
         sealed = f", encrypted to {done.encrypted_to}" if done.encrypted_to else ""
         out.print(
-            f"backup of {settings.container_name}: {escape(str(done.path))} "
+            f"backup of {settings.container_name}: {done.path} "
             f"({done.size / 2**20:.1f} MiB, {done.seconds:.1f} s{sealed})",
             soft_wrap=True,
         )
@@ -221,10 +220,13 @@ def restore(
             force,
         )
         if done.wrote_config:
-            err.print(f"wrote the archived config to {escape(str(config_path))}")
+            err.print(f"wrote the archived config to {config_path}")
         out.print(
-            f"[bold green]restored[/] {escape(str(done.source))} as {done.settings.container_name} "
-            f"({done.provisioned.action.value}): {escape(done.provisioned.banner)}"
+            styled(
+                ("restored", "bold green"),
+                f" {done.source} as {done.settings.container_name} "
+                f"({done.provisioned.action.value}): {done.provisioned.banner}",
+            )
         )
 
 
@@ -256,8 +258,8 @@ def keygen(
         fpr = keys.keygen(gpg, name, email, rsa=rsa, passphrase=passphrase)
         path = keys.export_public(gpg, fpr, settings.state_dir.resolve() / "client" / f"{fpr}.asc")
         out.print(f"created key {fpr}")
-        out.print(f"public key: {escape(str(path))}", soft_wrap=True)
-        out.print(f"next: invoke trust {escape(str(path))}", soft_wrap=True)
+        out.print(f"public key: {path}", soft_wrap=True)
+        out.print(f"next: invoke trust {path}", soft_wrap=True)
 
 
 @task(help={**CONFIG_HELP, "path": "an ASCII-armored public key file"})
@@ -268,7 +270,7 @@ def trust(c: Context, path: str, config: str | None = None, debug: bool = False)
         config_path = config_path or Path.cwd() / CONFIG_FILENAME
         settings = load_settings(config_path) if config_path.exists() else _settings(None)
         fpr = keys.trust(settings, config_path, Path(path), keys.user_gpg())
-        out.print(f"trusted {fpr} (in {escape(str(config_path))})", soft_wrap=True)
+        out.print(f"trusted {fpr} (in {config_path})", soft_wrap=True)
         settings = load_settings(config_path)
         result = deploy.update_running(settings, engine.docker_client(settings), progress)
         if result is not None:
@@ -374,7 +376,7 @@ def dns_update(
             print(json_module.dumps(dns_publish.report_json(report), indent=2))
             return
         for line in dns_publish.report_lines(report):
-            out.print(line, markup=False, soft_wrap=True)
+            out.print(line, soft_wrap=True)
 
 
 @task(
@@ -427,24 +429,25 @@ def certs(c: Context, config: list[str], force: bool = False, debug: bool = Fals
             name = f"{o.server.name}: " if len(outcomes) > 1 else ""
             if o.value is None:
                 if len(outcomes) > 1:
-                    out.print(f"{name}[red]failed[/]: {escape(str(o.error))}", soft_wrap=True)
+                    out.print(styled(name, ("failed", "red"), f": {o.error}"), soft_wrap=True)
                 continue
             cert = o.value.certificate
             if not cert.issued:
-                out.print(f"{name}nothing to do: {escape(cert.reason)}")
+                out.print(f"{name}nothing to do: {cert.reason}")
                 continue
             until = cert.not_after.strftime("%Y-%m-%d") if cert.not_after else "?"
             out.print(
-                f"{name}[bold green]certificate issued[/] in {cert.seconds:.1f} s "
-                f"({escape(cert.reason)}), valid until {until}"
+                styled(
+                    name,
+                    ("certificate issued", "bold green"),
+                    f" in {cert.seconds:.1f} s ({cert.reason}), valid until {until}",
+                )
             )
             if o.value.reloaded:
                 out.print(f"  postfix and caddy reloaded in {o.server.name}")
             else:
                 why = o.value.not_reloaded
-                out.print(
-                    f"  server not updated ({escape(str(why))}): `invoke provision` will use it"
-                )
+                out.print(f"  server not updated ({why}): `invoke provision` will use it")
         _failed(outcomes)
 
 
@@ -501,7 +504,7 @@ def check_deliverability(
 
     if list:
         for check in CHECKS:
-            out.print(f"{check.name:<12} {check.area:<8} {check.description}", markup=False)
+            out.print(f"{check.name:<12} {check.area:<8} {check.description}")
         return
 
     def one(server: fleet.Server, said: fleet.Progress) -> tuple[Any, Any]:
@@ -524,7 +527,7 @@ def check_deliverability(
             docs.append(report.report_json(done.results, target, done.elapsed_s))
             continue
         if len(outcomes) > 1:
-            out.print(f"[bold]{o.server.name}[/] ({target.hostname})")
+            out.print(styled((o.server.name, "bold"), f" ({target.hostname})"))
         report.render_table(done.results, done.elapsed_s, out)
     if json:
         print(json_module.dumps(docs[0] if len(docs) == 1 else docs, indent=2))

@@ -6,23 +6,35 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
 from invoke.exceptions import Exit
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from provision.errors import MailshError
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+def console(file: IO[str] | None = None, stderr: bool = False, width: int | None = None) -> Console:
+    """A console that prints text as it is: no markup is read in it (paths, banners,
+    errors and `[::1]:2525` hold brackets); styled words are `Text` spans."""
+    return Console(file=file, stderr=stderr, width=width, highlight=False, markup=False)
+
+
+out = console()
+err = console(stderr=True)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line of plain strings and (text, style) pairs."""
+    return Text.assemble(*parts)
 
 
 def progress(message: str) -> None:
     """One progress line on stderr, so stdout stays clean for --json and summaries."""
-    err.print(f"[dim]·[/dim] {escape(message)}", soft_wrap=True)
+    err.print(styled(("·", "dim"), f" {message}"), soft_wrap=True)
 
 
 @contextmanager

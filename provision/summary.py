@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from provision.config import Settings
 from provision.config_types import join_host_port
+from provision.console import styled
 from provision.deploy import ProvisionResult
 from provision.dns import publish as dns_publish
 from provision.engine import Engine, published_host, reachable_here
@@ -26,7 +27,7 @@ class Provisioned:
     dns: dns_publish.DnsReport
 
 
-def provision_lines(done: Provisioned) -> list[str]:
+def provision_lines(done: Provisioned) -> list[Text | str]:
     """The block `invoke provision` prints for one server."""
     settings, where, result = done.settings, done.engine, done.result
     host = published_host(settings.ports.bind, where)
@@ -34,19 +35,19 @@ def provision_lines(done: Provisioned) -> list[str]:
         join_host_port(host, settings.ports.smtp),
         join_host_port(host, settings.ports.https),
     )
-    lines = [
-        f"[bold green]mailsh is up[/] ({result.action.value}) on {escape(str(where))}",
+    lines: list[Text | str] = [
+        styled(("mailsh is up", "bold green"), f" ({result.action.value}) on {where}"),
         f"  hostname  {settings.fqdn}",
-        f"  smtp      {escape(smtp)} -> 25",
-        f"  https     {escape(https)} -> 443",
+        f"  smtp      {smtp} -> 25",
+        f"  https     {https} -> 443",
     ]
     if not reachable_here(settings.ports.bind, where):
         lines.append(
-            f"  note      published on the loopback of {escape(str(where.host))} only: "
-            'set \\[ports] bind = "0.0.0.0" to receive mail from the internet'
+            f"  note      published on the loopback of {where.host} only: "
+            'set [ports] bind = "0.0.0.0" to receive mail from the internet'
         )
     lines += [
-        f"  banner    {escape(result.banner)}",
+        f"  banner    {result.banner}",
         f"  requests  {settings.request_recipient}",
         f"  dkim      {settings.dkim.selector} key sha256:{result.dkim.fingerprint}",
         "  DNS records:" if done.dns.zone_fragment is None else "  publish these:",
@@ -64,23 +65,23 @@ def print_provisioned(outcomes: Sequence[ServerOutcome[Provisioned]], out: Conso
         for line in provision_lines(done):
             out.print(line, soft_wrap=True)
         for line in dns_publish.report_lines(done.dns):
-            out.print(f"    {line}", markup=False, soft_wrap=True)
+            out.print(f"    {line}", soft_wrap=True)
         return
     table = Table(title="mailsh servers", title_justify="left")
     for column in ("server", "result", "engine", "smtp", "https", "dkim"):
         table.add_column(column)
     for o in outcomes:
         if o.value is None:
-            table.add_row(o.server.name, f"[red]failed[/]: {escape(str(o.error))}", "", "", "", "")
+            table.add_row(o.server.name, styled(("failed", "red"), f": {o.error}"), "", "", "", "")
             continue
         s, where = o.value.settings, o.value.engine
         host = published_host(s.ports.bind, where)
         table.add_row(
             s.container_name,
             o.value.result.action.value,
-            escape(str(where)),
-            escape(join_host_port(host, s.ports.smtp)),
-            escape(join_host_port(host, s.ports.https)),
+            str(where),
+            join_host_port(host, s.ports.smtp),
+            join_host_port(host, s.ports.https),
             o.value.result.dkim.fingerprint,
         )
     out.print(table)
@@ -131,7 +132,7 @@ def print_status(outcomes: Sequence[ServerOutcome[ServerStatus]], out: Console) 
             st = o.value
             if st is None:
                 table.add_row(
-                    o.server.name, f"[red]error[/]: {escape(str(o.error))}", "", "", "", "", ""
+                    o.server.name, styled(("error", "red"), f": {o.error}"), "", "", "", "", ""
                 )
                 continue
             down = [n for n, s in st.services.items() if s != "RUNNING"]
@@ -140,7 +141,7 @@ def print_status(outcomes: Sequence[ServerOutcome[ServerStatus]], out: Console) 
                 st.state,
                 "all running" if st.services and not down else ", ".join(down) or "-",
                 "-" if st.certificate_days is None else str(st.certificate_days),
-                escape(st.dns),
+                st.dns,
                 "-" if st.queue is None else str(st.queue),
                 _mib(sum(st.disk.values())),
             )
@@ -148,6 +149,6 @@ def print_status(outcomes: Sequence[ServerOutcome[ServerStatus]], out: Console) 
     for o in outcomes:
         if o.value is not None:
             for line in status_lines(o.value):
-                out.print(line, markup=False, soft_wrap=True)
+                out.print(line, soft_wrap=True)
         elif len(outcomes) == 1:
-            out.print(f"{o.server.name}: {o.error}", markup=False)
+            out.print(f"{o.server.name}: {o.error}")

@@ -6,9 +6,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from rich.console import Console
-
 from provision.config import parse_settings
+from provision.console import console
 from provision.deploy import ContainerAction, ProvisionResult
 from provision.dns.publish import DnsReport
 from provision.engine import Engine
@@ -20,7 +19,7 @@ from provision.summary import Provisioned, print_provisioned
 
 def _printed(outcomes: list[ServerOutcome[Provisioned]]) -> str:
     buffer = io.StringIO()
-    print_provisioned(outcomes, Console(file=buffer, width=200, highlight=False))
+    print_provisioned(outcomes, console(file=buffer, width=200))
     return buffer.getvalue()
 
 
