@@ -153,18 +153,20 @@ class RequestHandler:
     def _refuse(
         self, envelope: Envelope, reason: str, signer: str | None, answer: bool = True
     ) -> RequestOutcome:
-        to: str | None = None
-        if not answer:
-            pass
-        elif signer is not None:
-            key = self.settings.policy.keys[signer]
-            to = key.reply_to or next(iter(self.keyring.addresses(signer)), None)
-        elif self.settings.reply_on_reject and not envelope.auto_submitted:
-            to = envelope.reply_address
+        to = self._refusal_address(envelope, signer) if answer else None
         if to is not None:
             text = refusal_text(reason)
             self._answer(notice_reply(envelope, self.settings.recipient, to, "refused", text), to)
         return RequestOutcome("refused", reason, signer=signer, reply_to=to)
+
+    def _refusal_address(self, envelope: Envelope, signer: str | None) -> str | None:
+        """A known signer's address; anyone's only with reply_on_reject."""
+        if signer is not None:
+            key = self.settings.policy.keys[signer]
+            return key.reply_to or next(iter(self.keyring.addresses(signer)), None)
+        if self.settings.reply_on_reject and not envelope.auto_submitted:
+            return envelope.reply_address
+        return None
 
     def handle(self, raw: bytes) -> RequestOutcome:
         envelope: Envelope | None = None  # read from the headers alone if parsing fails
