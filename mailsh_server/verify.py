@@ -62,23 +62,23 @@ def request_digest(status: SignatureStatus, text: bytes) -> str:
     verify in more than one encoding (RSA's s + k*n, ECDSA's n - s), each with its own
     SIG_ID. The same key signing the same text in the same second is one request.
     """
-    if not status.signature_id:  # evidence of a signature over data (class 0x00 or 0x01)
+    fingerprint, timestamp = status.primary_fingerprint, status.timestamp
+    # SIG_ID is evidence of a signature over data (class 0x00 or 0x01).
+    if not (fingerprint and timestamp and status.signature_id):
         raise RequestRefused("signature not verified")
-    h = hashlib.sha256()
-    for part in (status.primary_fingerprint, str(status.timestamp or "")):
-        if not part:
-            raise RequestRefused("signature not verified")
-        h.update(part.encode() + b"\0")
-    h.update(hashlib.sha256(text).digest())
-    return h.hexdigest()
+    return _digest(fingerprint, str(timestamp), hashlib.sha256(text).hexdigest())
 
 
 def legacy_digest(status: SignatureStatus) -> str:
     """The journal key of mailsh before it keyed on the signed text (signer, creation time,
     SIG_ID): a journal written by it may hold a request signed minutes before an upgrade.
     Checked as well until such entries age out (`max_age_s` after the upgrade)."""
+    return _digest(status.primary_fingerprint, str(status.timestamp), status.signature_id)
+
+
+def _digest(*parts: str | None) -> str:
     h = hashlib.sha256()
-    for part in (status.primary_fingerprint, str(status.timestamp), status.signature_id):
+    for part in parts:
         h.update((part or "").encode() + b"\0")
     return h.hexdigest()
 
