@@ -20,6 +20,7 @@ from email.mime.multipart import MIMEMultipart
 
 from provision.client.request_mail import uuencode
 from tests.fixtures.gpg import ALICE, GpgKeys
+from tests.mail_clients import entity, mail, pgp_mime
 from tests.requests_corpus import RECIPIENT, _raw, address, request
 
 LINE_SEPARATORS = ("\u2028", "\u0085")
@@ -310,3 +311,18 @@ def reencoded_signature(keys: GpgKeys, clear: bytes, s: Callable[[int], int]) ->
     packet = _packet(2, body[:head_end] + b"".join(_mpi(v) for v in values))
     armored = _as_message_armor(keys.signer.run("--enarmor", data=packet), "SIGNATURE")
     return text + armored.encode()
+
+
+def text_mode_request(keys: GpgKeys, text: str, flowed: bool = False) -> bytes:
+    """A PGP/MIME request with a text signature, as mutt's classic gpg.rc sends them
+    (`--textmode`: its hash trims each line's trailing CRs)."""
+    ctype = "text/plain; charset=us-ascii" + ("; format=flowed" if flowed else "")
+    part = entity([f"Content-Type: {ctype}", "Content-Disposition: inline"], text.encode())
+    signature_headers = ['Content-Type: application/pgp-signature; name="signature.asc"']
+    return mail(pgp_mime(keys, part, signature_headers, text_mode=True), "mailsh")
+
+
+def guarded(marker: str) -> str:
+    """A command whose `touch` runs only if a file that does not exist exists: a CR
+    before the line end of its `\\` line would make the `touch` a command of its own."""
+    return f"test -e /nonexistent/ready && \\\r\n  touch {marker}\r\necho done\r\n"

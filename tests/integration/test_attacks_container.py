@@ -15,14 +15,15 @@ from tests.attacks import (
     deep_multipart,
     eight_bit_clearsign,
     forged_status_in_armor_header,
+    guarded,
     reencoded_signature,
     reencodings,
     rsa_modulus,
+    text_mode_request,
 )
 from tests.fixtures.gpg import RSA_USER, GpgKeys
 from tests.fixtures.requests import Reply, handler_log_line, submit, wait_reply
 from tests.fixtures.server import RunningServer
-from tests.mail_clients import entity, mail, pgp_mime
 from tests.requests_corpus import address, plain, request
 from tests.waiting import wait_for_output
 
@@ -91,10 +92,7 @@ def test_carriage_returns_added_to_a_text_mode_signed_part_run_nothing_in_the_co
     request_server: RunningServer, gpg_keys: GpgKeys
 ) -> None:
     marker = _marker()
-    text = f"test -e /nonexistent/ready && \\\r\n  touch {marker}\r\necho done\r\n"
-    part = entity(["Content-Type: text/plain; charset=us-ascii"], text.encode())
-    signature_headers = ['Content-Type: application/pgp-signature; name="signature.asc"']
-    raw = mail(pgp_mime(gpg_keys, part, signature_headers, text_mode=True), "mailsh")
+    raw = text_mode_request(gpg_keys, guarded(marker))
     raw = raw.replace(b"&& \\\r\n", b"&& \\\r\r\r\n")
     line = handler_log_line(request_server, submit(request_server, raw))
     # postfix rewrites the bare CRs on the way in, which breaks the signature before the

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from mailsh_server import verify
-from tests.attacks import P256_ORDER, reencoded_signature, rsa_modulus
+from tests.attacks import (
+    P256_ORDER,
+    guarded,
+    reencoded_signature,
+    rsa_modulus,
+    text_mode_request,
+)
 from tests.fixtures.gpg import ECDSA_USER, RSA_USER, GpgKeys
 from tests.handler_server import Server, stream
 from tests.mail_clients import entity, mail, pgp_mime
@@ -62,24 +68,11 @@ def test_one_key_signing_one_text_twice_in_one_second_runs_it_once(
     assert counter.read_text() == "run\n" * 2
 
 
-def _text_mode_request(keys: GpgKeys, text: str, flowed: bool = False) -> bytes:
-    """A PGP/MIME request with a text signature, as mutt's classic gpg.rc sends them."""
-    ctype = "text/plain; charset=us-ascii" + ("; format=flowed" if flowed else "")
-    part = entity([f"Content-Type: {ctype}", "Content-Disposition: inline"], text.encode())
-    signature_headers = ['Content-Type: application/pgp-signature; name="signature.asc"']
-    return mail(pgp_mime(keys, part, signature_headers, text_mode=True), "mailsh")
-
-
-def _guarded(marker: Path) -> str:
-    """A command whose `touch` runs only if a file that does not exist exists."""
-    return f"test -e /nonexistent/ready && \\\r\n  touch {marker}\r\necho done\r\n"
-
-
 def test_a_text_mode_signed_request_runs_as_signed(
     server: Server, gpg_keys: GpgKeys, tmp_path: Path
 ) -> None:
     marker = tmp_path / "marker"
-    outcome = server.handle(_text_mode_request(gpg_keys, _guarded(marker)))
+    outcome = server.handle(text_mode_request(gpg_keys, guarded(str(marker))))
     assert outcome.result == "accepted", outcome.log_line
     assert stream(server.sent[0][0], "stdout") == "done\n"
     assert not marker.exists()
@@ -103,11 +96,11 @@ def test_a_carriage_return_added_in_transit_is_refused_though_the_signature_hold
     victim = tmp_path / "victim"
     victim.mkdir()
     text = (
-        _guarded(victim / "marker")
+        guarded(str(victim / "marker"))
         if signed == "guarded"
         else f"test -e /none && \r\nrm -rf {victim}\r\n"
     )
-    raw = _text_mode_request(gpg_keys, text, flowed)
+    raw = text_mode_request(gpg_keys, text, flowed)
     assert raw.count(line_end) == 1
     outcome = server.handle(raw.replace(line_end, line_end[:-2] + b"\r\r\r\n"))
     assert outcome.result == "refused"
